@@ -1,0 +1,123 @@
+# weir - build, test, run, install.
+#
+#   make               build/libweir.a, build/libweir.so, build/weir
+#   make run           run every scenario under scenarios/ (TAP)
+#   make test          unit tests, scenarios and conformance through prove: once plain, once
+#                      under ASan+UBSan (make test-plain / make test-asan run one of them)
+#   make bench         benchmarks (see docs/performance.md)
+#   make conformance   regenerate tests/conformance/generated from CPython 3.13
+#   make install       PREFIX=/usr/local DESTDIR=
+
+CC ?= cc
+BUILD ?= build
+PREFIX ?= /usr/local
+PYTHON313 ?= $(HOME)/.pyenv/versions/3.13.0/bin/python3
+
+WARN := -Wall -Wextra -Werror
+CPPFLAGS_WEIR := -Iinclude -I. -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
+OPT ?= -O2 -g
+# SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer (used by test-asan).
+ifeq ($(SAN),1)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SANLD := -fsanitize=address,undefined
+endif
+CFLAGS_ALL := -std=c11 $(WARN) $(OPT) -fPIC $(CPPFLAGS_WEIR) $(CFLAGS)
+LDFLAGS_ALL := $(SANLD) $(LDFLAGS)
+LDLIBS_ALL := $(LDLIBS)
+
+# The library: each folder is a layer (docs/architecture.md).
+LIB_DIRS := core runner
+LIB_C := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_S := $(sort $(wildcard $(addsuffix /*.S,$(LIB_DIRS))))
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_C)) $(patsubst %.S,$(BUILD)/obj/%.o,$(LIB_S))
+
+TOOL_C := $(sort $(wildcard tools/*.c))
+TOOL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_C))
+
+UNIT_C := $(sort $(wildcard tests/unit/*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(UNIT_C))
+
+BENCH_C := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_C))
+
+SCENARIOS := $(sort $(shell find scenarios -name '*.scn' 2>/dev/null))
+CONFORMANCE := $(sort $(wildcard tests/conformance/generated/*.scn))
+
+.PHONY: all lib run test test-plain test-asan check bench conformance install clean format \
+        format-check
+.SUFFIXES:
+
+all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(BUILD)/weir
+
+lib: $(BUILD)/libweir.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libweir.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libweir.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libweir.so.0 -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS_ALL)
+
+$(BUILD)/weir: $(TOOL_OBJ) $(BUILD)/libweir.a
+	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libweir.a $(LDFLAGS_ALL) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%.t: tests/unit/%.c tests/unit/tap.h $(BUILD)/libweir.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libweir.a $(LDFLAGS_ALL) $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libweir.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libweir.a $(LDFLAGS_ALL) $(LDLIBS_ALL)
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
+
+run: $(BUILD)/weir
+	$(BUILD)/weir run $(SCENARIOS)
+
+# The test list: unit test binaries, hand-written scenarios, conformance scenarios.
+# tests/tap-exec runs a .scn file with build/weir and anything else as an executable.
+check: all $(UNIT_BIN)
+	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) $(SCENARIOS) $(CONFORMANCE)
+
+test-plain:
+	$(MAKE) check
+
+test-asan:
+	$(MAKE) BUILD=build/asan SAN=1 check
+
+test: test-plain test-asan
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+conformance:
+	$(PYTHON313) tests/conformance/gen.py --seed 1 --count 5000 --out tests/conformance/generated
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include/weir $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	           $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/weir/*.h $(DESTDIR)$(PREFIX)/include/weir/
+	install -m 644 $(BUILD)/libweir.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libweir.so $(DESTDIR)$(PREFIX)/lib/libweir.so.0
+	ln -sf libweir.so.0 $(DESTDIR)$(PREFIX)/lib/libweir.so
+	install -m 755 $(BUILD)/weir $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' weir.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/weir.pc
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

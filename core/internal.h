@@ -1,0 +1,31 @@
+/* core/internal.h - what core's files share with each other and with sim/, net/ and runner/.
+ * Not installed; the weir__ prefix marks it as internal. */
+#ifndef WEIR_CORE_INTERNAL_H
+#define WEIR_CORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir/weir.h"
+
+/* A place one task waits. The waiting task calls weir__wait(); whoever has what it waits
+ * for calls weir__wake() with the result the wait returns (0 or an error code). A deadline
+ * or cancellation also ends the wait (WEIR_ETIMEDOUT / WEIR_ECANCELED); after any wake,
+ * w->task is NULL, so a second wake is a no-op. */
+typedef struct weir__waiter {
+    weir_task *task; /* the task waiting here, NULL when none */
+    int result;
+} weir__waiter;
+
+/* Block the running task on w. Returns at once with WEIR_ECANCELED if the task is
+ * cancelled, WEIR_ETIMEDOUT if its deadline has passed, WEIR_ENOTASK outside a task. */
+int weir__wait(weir__waiter *w);
+/* Make the task waiting on w runnable (FIFO), with `result`. No-op if nobody waits. */
+void weir__wake(weir__waiter *w, int result);
+
+/* The loop's monotonic sequence: creation order for timers and anything else that must
+ * break ties deterministically. */
+uint64_t weir__loop_next_seq(weir_loop *loop);
+
+#endif

@@ -1,0 +1,223 @@
+/* core/loop.c - the ready queue, the timer heap and the run loop.
+ *
+ * One iteration works like asyncio's _run_once: fire the timers that are due, then run the
+ * handles that were ready when the iteration began (so work made ready by them waits for the
+ * next iteration and a task that keeps yielding cannot starve timers). When nothing is
+ * ready, the backend waits until the next timer. */
+#include <stdlib.h>
+
+#include "core/loop_internal.h"
+
+int weir_loop_new(const weir_backend_ops *ops, void *impl, weir_loop **out) {
+    if (!out) return WEIR_EINVAL;
+    *out = NULL;
+    if (!ops || !ops->now || !ops->wait) return WEIR_EINVAL;
+    weir_loop *loop = calloc(1, sizeof *loop);
+    if (!loop) return WEIR_ENOMEM;
+    loop->ops = ops;
+    loop->impl = impl;
+    *out = loop;
+    return WEIR_OK;
+}
+
+uint64_t weir__loop_next_seq(weir_loop *loop) { return ++loop->seq; }
+
+int64_t weir_loop_now(const weir_loop *loop) { return loop->ops->now(loop->impl); }
+
+size_t weir_loop_live_tasks(const weir_loop *loop) { return loop->live; }
+
+void weir__loop_push_ready(weir_loop *loop, weir__handle *h) {
+    h->next = NULL;
+    if (loop->ready_tail)
+        loop->ready_tail->next = h;
+    else
+        loop->ready_head = h;
+    loop->ready_tail = h;
+    loop->nready++;
+}
+
+static weir__handle *pop_ready(weir_loop *loop) {
+    weir__handle *h = loop->ready_head;
+    if (!h) return NULL;
+    loop->ready_head = h->next;
+    if (!loop->ready_head) loop->ready_tail = NULL;
+    loop->nready--;
+    return h;
+}
+
+/* call_soon: a heap-allocated handle that frees itself after running. */
+typedef struct soon {
+    weir__handle h;
+    void (*fn)(void *);
+    void *arg;
+} soon;
+
+static void soon_run(weir__handle *h) {
+    soon *s = (soon *)h;
+    void (*fn)(void *) = s->fn;
+    void *arg = s->arg;
+    free(s);
+    fn(arg);
+}
+
+int weir_call_soon(weir_loop *loop, void (*fn)(void *arg), void *arg) {
+    if (!loop || !fn) return WEIR_EINVAL;
+    soon *s = malloc(sizeof *s);
+    if (!s) return WEIR_ENOMEM;
+    s->h.run = soon_run;
+    s->fn = fn;
+    s->arg = arg;
+    weir__loop_push_ready(loop, &s->h);
+    return WEIR_OK;
+}
+
+/* --- timers ------------------------------------------------------------------------ */
+
+static bool timer_before(const weir_timer *a, const weir_timer *b) {
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void heap_set(weir_loop *loop, size_t i, weir_timer *t) {
+    loop->heap[i] = t;
+    t->heap_index = i;
+}
+
+static void sift_up(weir_loop *loop, size_t i) {
+    weir_timer *t = loop->heap[i];
+    while (i > 1 && timer_before(t, loop->heap[i / 2])) {
+        heap_set(loop, i, loop->heap[i / 2]);
+        i /= 2;
+    }
+    heap_set(loop, i, t);
+}
+
+static void sift_down(weir_loop *loop, size_t i) {
+    weir_timer *t = loop->heap[i];
+    for (;;) {
+        size_t c = 2 * i;
+        if (c > loop->heap_len) break;
+        if (c + 1 <= loop->heap_len && timer_before(loop->heap[c + 1], loop->heap[c])) c++;
+        if (!timer_before(loop->heap[c], t)) break;
+        heap_set(loop, i, loop->heap[c]);
+        i = c;
+    }
+    heap_set(loop, i, t);
+}
+
+void weir_timer_stop(weir_loop *loop, weir_timer *timer) {
+    if (!loop || !timer || timer->heap_index == 0) return;
+    size_t i = timer->heap_index;
+    weir_timer *last = loop->heap[loop->heap_len--];
+    timer->heap_index = 0;
+    if (last == timer) return;
+    heap_set(loop, i, last);
+    sift_up(loop, i);
+    sift_down(loop, last->heap_index);
+}
+
+void weir_timer_start(weir_loop *loop, weir_timer *timer, int64_t when, weir_timer_fn fn,
+                      void *arg) {
+    if (!loop || !timer || !fn) return;
+    weir_timer_stop(loop, timer);
+    if (loop->heap_len + 1 >= loop->heap_cap) {
+        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
+        weir_timer **heap = realloc(loop->heap, cap * sizeof *heap);
+        /* Out of memory for the heap: nothing sane can continue without this timer. */
+        if (!heap) abort();
+        loop->heap = heap;
+        loop->heap_cap = cap;
+    }
+    timer->when = when;
+    timer->seq = weir__loop_next_seq(loop);
+    timer->fn = fn;
+    timer->arg = arg;
+    heap_set(loop, ++loop->heap_len, timer);
+    sift_up(loop, loop->heap_len);
+}
+
+static int64_t next_timer(const weir_loop *loop) {
+    return loop->heap_len ? loop->heap[1]->when : WEIR_FOREVER;
+}
+
+/* Fire every timer due at or before now, in (when, seq) order. */
+static size_t fire_due_timers(weir_loop *loop) {
+    size_t n = 0;
+    int64_t now = weir_loop_now(loop);
+    while (loop->heap_len && loop->heap[1]->when <= now) {
+        weir_timer *t = loop->heap[1];
+        weir_timer_stop(loop, t);
+        t->fn(t, t->arg);
+        n++;
+    }
+    return n;
+}
+
+/* One iteration: due timers, then the handles ready when it began. */
+static size_t run_once(weir_loop *loop) {
+    size_t n = fire_due_timers(loop);
+    for (size_t todo = loop->nready; todo > 0; todo--) {
+        weir__handle *h = pop_ready(loop);
+        if (!h) break;
+        h->run(h);
+        n++;
+    }
+    return n;
+}
+
+size_t weir_loop_run_ready(weir_loop *loop) {
+    if (!loop || loop->running || weir_task_current()) return 0;
+    loop->running = true;
+    size_t total = 0, n;
+    while ((n = run_once(loop)) > 0) total += n;
+    loop->running = false;
+    return total;
+}
+
+static int run(weir_loop *loop, int64_t limit) {
+    if (!loop) return WEIR_EINVAL;
+    if (loop->running || weir_task_current()) return WEIR_ESTATE;
+    loop->running = true;
+    int rc = WEIR_OK;
+    for (;;) {
+        run_once(loop);
+        if (loop->nready) continue;
+        int64_t now = weir_loop_now(loop);
+        int64_t next = next_timer(loop);
+        if (next <= now) continue;
+        if (now >= limit) break;
+        int w = loop->ops->wait(loop->impl, loop, next < limit ? next : limit);
+        if (w < 0) {
+            rc = w;
+            break;
+        }
+        if (w == 0 && !loop->nready && !loop->heap_len) {
+            if (loop->live) rc = WEIR_EDEADLOCK;
+            break;
+        }
+    }
+    loop->running = false;
+    return rc;
+}
+
+int weir_loop_run(weir_loop *loop) { return run(loop, WEIR_FOREVER); }
+
+int weir_loop_run_until(weir_loop *loop, int64_t deadline) { return run(loop, deadline); }
+
+void weir_loop_free(weir_loop *loop) {
+    if (!loop) return;
+    loop->closing = true;
+    /* Cancel every live task and give them a bounded number of iterations to unwind: their
+     * blocking calls now fail at once, so well-behaved tasks return quickly. */
+    weir__tasks_cancel_all(loop);
+    for (int i = 0; i < 1000 && (loop->nready || loop->heap_len); i++) {
+        if (!run_once(loop) && !loop->nready) break;
+    }
+    /* Drop what is still queued: callbacks are freed, task handles belong to their tasks. */
+    weir__handle *h;
+    while ((h = pop_ready(loop)) != NULL)
+        if (h->run == soon_run) free(h);
+    weir__tasks_free_all(loop);
+    free(loop->heap);
+    if (loop->ops->free) loop->ops->free(loop->impl);
+    free(loop);
+}
