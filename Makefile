@@ -94,7 +94,10 @@ test-plain:
 test-asan:
 	$(MAKE) BUILD=build/asan SAN=1 check
 
-test: test-plain test-asan
+# Sequential on purpose: the ASan run's prove summary is the last thing printed.
+test:
+	$(MAKE) test-plain
+	$(MAKE) test-asan
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done

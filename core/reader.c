@@ -518,6 +518,21 @@ int weir_readuntil_any(weir_reader *r, const weir_bytes *seps, size_t nseps, wei
 }
 
 int weir_readuntil(weir_reader *r, const void *sep, size_t sep_len, weir_bytes *out) {
+    /* The common case, a one-byte separator already buffered within the limit, is the same
+     * first search readuntil_sorted would make, without its bookkeeping. */
+    if (r && out && sep && sep_len == 1 && !r->has_exc && !r->retired && r->end > r->start) {
+        const uint8_t *p = r->base + r->start;
+        const uint8_t *q = memchr(p, *(const uint8_t *)sep, r->end - r->start);
+        if (q && q - p <= r->limit) {
+            size_t n = (size_t)(q - p) + 1;
+            *out = weir_bytes_of(p, n);
+            r->start += n;
+            r->pinned = true;
+            r->err.code = WEIR_OK;
+            maybe_resume(r);
+            return WEIR_OK;
+        }
+    }
     if (!r || !out || (!sep && sep_len)) return WEIR_EINVAL;
     *out = EMPTY_VIEW;
     begin_call(r);
