@@ -37,6 +37,9 @@ TOOL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_C))
 UNIT_C := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(UNIT_C))
 
+EXAMPLE_C := $(sort $(wildcard examples/*.c))
+EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_C))
+
 BENCH_C := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_C))
 
@@ -47,7 +50,7 @@ CONFORMANCE := $(sort $(wildcard tests/conformance/generated/*.scn))
         format-check
 .SUFFIXES:
 
-all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(BUILD)/weir
+all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(BUILD)/weir $(EXAMPLE_BIN)
 
 lib: $(BUILD)/libweir.a
 
@@ -74,6 +77,10 @@ $(BUILD)/tests/%.t: tests/unit/%.c tests/unit/tap.h $(BUILD)/libweir.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libweir.a $(LDFLAGS_ALL) $(LDLIBS_ALL)
 
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libweir.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libweir.a $(LDFLAGS_ALL) $(LDLIBS_ALL)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libweir.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libweir.a $(LDFLAGS_ALL) $(LDLIBS_ALL)
@@ -85,8 +92,9 @@ run: $(BUILD)/weir
 
 # The test list: unit test binaries, hand-written scenarios, conformance scenarios.
 # tests/tap-exec runs a .scn file with build/weir and anything else as an executable.
-check: all $(UNIT_BIN)
-	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) $(SCENARIOS) $(CONFORMANCE)
+check: all $(UNIT_BIN) $(EXAMPLE_BIN)
+	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) tests/examples.sh $(SCENARIOS) \
+	    $(CONFORMANCE)
 
 test-plain:
 	$(MAKE) check
