@@ -28,7 +28,6 @@ struct weir_reader {
     uint8_t *retired; /* a block replaced while pinned, freed at the next read call */
 
     uint8_t *acc;     /* read(-1)'s result when it had to be assembled */
-    size_t acc_len, acc_cap;
 
     int64_t limit;
     bool eof;
@@ -336,25 +335,33 @@ const weir_error *weir_reader_error(const weir_reader *r) { return r ? &r->err :
 
 /* --- read(n) ----------------------------------------------------------------------- */
 
-static int acc_append(weir_reader *r, const uint8_t *data, size_t len) {
-    if (r->acc_cap - r->acc_len < len) {
-        size_t cap = r->acc_cap ? r->acc_cap : 256;
-        while (cap - r->acc_len < len) {
+/* A growable byte array: read(-1)'s joined blocks. */
+typedef struct acc {
+    uint8_t *data;
+    size_t len, cap;
+} acc;
+
+static int acc_append(acc *a, const uint8_t *data, size_t len) {
+    if (a->cap - a->len < len) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap - a->len < len) {
             if (cap > SIZE_MAX / 2) return WEIR_ENOMEM;
             cap *= 2;
         }
-        uint8_t *p = realloc(r->acc, cap);
+        uint8_t *p = realloc(a->data, cap);
         if (!p) return WEIR_ENOMEM;
-        r->acc = p;
-        r->acc_cap = cap;
+        a->data = p;
+        a->cap = cap;
     }
-    memcpy(r->acc + r->acc_len, data, len);
-    r->acc_len += len;
+    memcpy(a->data + a->len, data, len);
+    a->len += len;
     return WEIR_OK;
 }
 
 /* read(-1): asyncio loops read(limit) until it returns b'' and joins the blocks. The same
- * loop here, so exceptions, waits and resume checks land at the same points. */
+ * loop here, so exceptions, waits and resume checks land at the same points. The blocks
+ * belong to this call (another read(-1) may run while this one waits, and fail with
+ * WEIR_EBUSY after taking blocks of its own); the reader keeps them only once returned. */
 static int read_all(weir_reader *r, weir_bytes *out) {
     /* Outside a task, succeed only if it can finish without waiting, consuming nothing
      * otherwise: blocks taken before a wait would be lost. */
@@ -365,21 +372,30 @@ static int read_all(weir_reader *r, weir_bytes *out) {
         maybe_resume(r);
         return WEIR_OK;
     }
-    r->acc_len = 0;
+    acc blocks = {0};
+    int rc = WEIR_OK;
     for (;;) {
-        if (r->has_exc) return raise_set_exception(r); /* the blocks so far are lost */
-        if (buf_len(r) == 0 && !r->eof) {
-            int rc = wait_for_data(r, "read");
-            if (rc) return rc;
+        if (r->has_exc) {
+            rc = raise_set_exception(r); /* the blocks so far are lost, as in asyncio */
+            break;
         }
+        if (buf_len(r) == 0 && !r->eof && (rc = wait_for_data(r, "read")) != WEIR_OK) break;
         size_t n = buf_len(r) < (uint64_t)r->limit ? buf_len(r) : (size_t)r->limit;
         if (n == 0) break;
-        int rc = acc_append(r, buf_data(r), n);
-        if (rc) return fail(r, rc, weir_strerror(rc));
+        if ((rc = acc_append(&blocks, buf_data(r), n)) != WEIR_OK) {
+            fail(r, rc, weir_strerror(rc));
+            break;
+        }
         r->start += n;
         maybe_resume(r);
     }
-    *out = r->acc_len ? weir_bytes_of(r->acc, r->acc_len) : EMPTY_VIEW;
+    if (rc != WEIR_OK) {
+        free(blocks.data);
+        return rc;
+    }
+    free(r->acc);
+    r->acc = blocks.data;
+    *out = blocks.len ? weir_bytes_of(blocks.data, blocks.len) : EMPTY_VIEW;
     return WEIR_OK;
 }
 

@@ -30,6 +30,7 @@ static int client(void *arg) {
     weir_bytes line;
     while (weir_reader_next_line(weir_writer_reader(w), &line) > 0)
         printf("%.*s", (int)line.len, (const char *)line.data);
+    weir_writer_close(w); /* as in asyncio: close, then wait until the transport is gone */
     return weir_wait_closed(w);
 }
 

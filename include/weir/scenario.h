@@ -30,12 +30,12 @@ extern "C" {
 #endif
 
 /* Limits a file must respect; going over one is reported as a malformed file. */
-#define WEIR_SCENARIO_MAX_INPUT (64u << 20)    /* bytes in one file */
-#define WEIR_SCENARIO_MAX_LINE (1u << 20)      /* bytes in one line, without its "\n" */
-#define WEIR_SCENARIO_MAX_TOKENS 1024          /* words and strings on one line */
-#define WEIR_SCENARIO_MAX_SEPARATORS 256       /* separators in one readuntil */
-#define WEIR_SCENARIO_MAX_SCENARIOS 100000     /* scenarios in one file */
-#define WEIR_SCENARIO_MAX_STEPS 100000         /* steps in one scenario */
+#define WEIR_SCENARIO_MAX_INPUT (64u << 20) /* bytes in one file */
+#define WEIR_SCENARIO_MAX_LINE (1u << 20)   /* bytes in one line, without its "\n" */
+#define WEIR_SCENARIO_MAX_TOKENS 1024       /* words and strings on one line */
+#define WEIR_SCENARIO_MAX_SEPARATORS 256    /* separators in one readuntil */
+#define WEIR_SCENARIO_MAX_SCENARIOS 100000  /* scenarios in one file */
+#define WEIR_SCENARIO_MAX_STEPS 100000      /* steps in one scenario */
 
 /* A parsed file: its scenarios and their steps. Immutable once parsed. */
 typedef struct weir_scenario_file weir_scenario_file;

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static int tap_count, tap_failed;
+static inline int tap_count, tap_failed;
 
-static int tap_vok(int cond, const char *file, int line, const char *fmt, va_list ap) {
+static inline int tap_vok(int cond, const char *file, int line, const char *fmt, va_list ap) {
     tap_count++;
     printf("%sok %d - ", cond ? "" : "not ", tap_count);
     vprintf(fmt, ap);
@@ -26,7 +26,7 @@ static int tap_vok(int cond, const char *file, int line, const char *fmt, va_lis
     return cond;
 }
 
-static int tap_ok(int cond, const char *file, int line, const char *fmt, ...) {
+static inline int tap_ok(int cond, const char *file, int line, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int r = tap_vok(cond, file, line, fmt, ap);
@@ -34,7 +34,7 @@ static int tap_ok(int cond, const char *file, int line, const char *fmt, ...) {
     return r;
 }
 
-static int tap_is_int(long long got, long long want, const char *file, int line,
+static inline int tap_is_int(long long got, long long want, const char *file, int line,
                       const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -44,7 +44,7 @@ static int tap_is_int(long long got, long long want, const char *file, int line,
     return r;
 }
 
-static int tap_is_mem(const void *got, size_t got_len, const void *want, size_t want_len,
+static inline int tap_is_mem(const void *got, size_t got_len, const void *want, size_t want_len,
                       const char *file, int line, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
