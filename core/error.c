@@ -23,7 +23,13 @@
     X(WEIR_ENOTSUP, "operation not supported by the transport")                            \
     X(WEIR_ENOENT, "no such item")                                                         \
     X(WEIR_EDEADLOCK, "tasks blocked with nothing left to wake them")                      \
-    X(WEIR_ESTATE, "call not valid in the current state")
+    X(WEIR_ESTATE, "call not valid in the current state")                                 \
+    X(WEIR_ECONNREFUSED, "connection refused")                                             \
+    X(WEIR_EHOSTUNREACH, "host unreachable")                                               \
+    X(WEIR_EADDRINUSE, "address already in use")                                           \
+    X(WEIR_EPIPE, "broken pipe")                                                           \
+    X(WEIR_ESTALL, "simulation stalled")                                                   \
+    X(WEIR_EIO, "input/output error")
 
 const char *weir_strerror(int code) {
 #define DESC(c, d) \

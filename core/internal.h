@@ -14,8 +14,9 @@
  * or cancellation also ends the wait (WEIR_ETIMEDOUT / WEIR_ECANCELED); after any wake,
  * w->task is NULL, so a second wake is a no-op. */
 typedef struct weir__waiter {
-    weir_task *task; /* the task waiting here, NULL when none */
+    weir_task *task;  /* the task waiting here, NULL when none */
     int result;
+    const char *what; /* what the task waits for ("readuntil", "drain"), for stall reports */
 } weir__waiter;
 
 /* Block the running task on w. Returns at once with WEIR_ECANCELED if the task is
@@ -23,6 +24,16 @@ typedef struct weir__waiter {
 int weir__wait(weir__waiter *w);
 /* Make the task waiting on w runnable (FIFO), with `result`. No-op if nobody waits. */
 void weir__wake(weir__waiter *w, int result);
+
+/* Data a backend attaches to a task (the simulator: the host it runs on). A task spawned
+ * from another task inherits its parent's. */
+void *weir__task_data(const weir_task *t);
+void weir__task_set_data(weir_task *t, void *data);
+
+/* Call fn for every task of the loop that is blocked, in spawn order, with what it waits
+ * for and since when. Returns how many there are. */
+typedef void (*weir__blocked_fn)(void *arg, weir_task *t, const char *what, int64_t since);
+size_t weir__loop_blocked(weir_loop *loop, weir__blocked_fn fn, void *arg);
 
 /* The loop's monotonic sequence: creation order for timers and anything else that must
  * break ties deterministically. */

@@ -158,17 +158,34 @@ static size_t run_once(weir_loop *loop) {
     for (size_t todo = loop->nready; todo > 0; todo--) {
         weir__handle *h = pop_ready(loop);
         if (!h) break;
+        loop->steps++;
         h->run(h);
         n++;
     }
     return n;
 }
 
+void weir_loop_stop(weir_loop *loop) {
+    if (loop) loop->stop = true;
+}
+
+void weir_loop_set_step_limit(weir_loop *loop, uint64_t steps) {
+    if (loop) loop->step_limit = steps;
+}
+
+uint64_t weir_loop_steps(const weir_loop *loop) { return loop ? loop->steps : 0; }
+
+static bool over_step_limit(const weir_loop *loop) {
+    return loop->step_limit && loop->steps - loop->step_base > loop->step_limit;
+}
+
 size_t weir_loop_run_ready(weir_loop *loop) {
     if (!loop || loop->running || weir_task_current()) return 0;
     loop->running = true;
+    loop->stop = false;
+    loop->step_base = loop->steps;
     size_t total = 0, n;
-    while ((n = run_once(loop)) > 0) total += n;
+    while (!loop->stop && !over_step_limit(loop) && (n = run_once(loop)) > 0) total += n;
     loop->running = false;
     return total;
 }
@@ -177,9 +194,16 @@ static int run(weir_loop *loop, int64_t limit) {
     if (!loop) return WEIR_EINVAL;
     if (loop->running || weir_task_current()) return WEIR_ESTATE;
     loop->running = true;
+    loop->stop = false;
+    loop->step_base = loop->steps;
     int rc = WEIR_OK;
     for (;;) {
         run_once(loop);
+        if (loop->stop) break;
+        if (over_step_limit(loop)) {
+            rc = WEIR_ESTALL;
+            break;
+        }
         if (loop->nready) continue;
         int64_t now = weir_loop_now(loop);
         int64_t next = next_timer(loop);
@@ -221,3 +245,18 @@ void weir_loop_free(weir_loop *loop) {
     if (loop->ops->free) loop->ops->free(loop->impl);
     free(loop);
 }
+
+/* --- deterministic randomness ------------------------------------------------------ */
+
+/* splitmix64: the loop's fallback generator when the backend has no decision stream. */
+uint64_t weir_loop_random(weir_loop *loop) {
+    if (loop && loop->ops->random) return loop->ops->random(loop->impl);
+    static _Thread_local uint64_t outside;
+    uint64_t *state = loop ? &loop->rng : &outside;
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t weir_random(void) { return weir_loop_random(weir_current_loop()); }

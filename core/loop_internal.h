@@ -29,6 +29,10 @@ struct weir_loop {
     weir__ctx sched;  /* the context of whoever called weir_loop_run*: tasks return here */
     bool running;
     bool closing;     /* inside weir_loop_free */
+    uint64_t rng;     /* weir_loop_random state when the backend has none */
+    bool stop;        /* weir_loop_stop */
+    uint64_t steps;   /* handles run */
+    uint64_t step_limit, step_base; /* per run call: stall once steps - base > limit */
 };
 
 void weir__loop_push_ready(weir_loop *loop, weir__handle *h);

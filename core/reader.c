@@ -266,7 +266,7 @@ static int wait_for_data(weir_reader *r, const char *func) {
         if (r->transport && r->transport->ops->resume_reading)
             r->transport->ops->resume_reading(r->transport);
     }
-    weir__waiter w = {0};
+    weir__waiter w = {.what = func};
     r->waiter = &w;
     r->wake_code = WEIR_OK;
     int rc = weir__wait(&w);

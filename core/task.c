@@ -63,6 +63,8 @@ struct weir_task {
     weir_timer deadline_timer;
     weir__waiter *waiting; /* what the task is blocked on, while blocked */
     weir__waiter joiner;   /* a task waiting in weir_join */
+    int64_t blocked_since; /* when the current wait began */
+    void *data;            /* the backend's (weir__task_data) */
     char *name;
     void *map;             /* the whole mapping: guard page + stack */
     size_t map_size;
@@ -207,6 +209,7 @@ int weir_spawn(weir_loop *loop, weir_task_fn fn, void *arg, const weir_task_opts
     t->fn = fn;
     t->arg = arg;
     t->deadline = WEIR_FOREVER;
+    t->data = current ? current->data : NULL;
     t->handle.run = task_run;
     t->next = loop->tasks;
     if (loop->tasks) loop->tasks->prev = t;
@@ -273,6 +276,7 @@ static int block_on(weir_task *t, weir__waiter *w) {
     w->result = WEIR_OK;
     t->waiting = w;
     t->state = TASK_BLOCKED;
+    t->blocked_since = weir_loop_now(t->loop);
     if (t->deadline != WEIR_FOREVER)
         weir_timer_start(t->loop, &t->deadline_timer, t->deadline, deadline_fired, t);
     switch_out(t, false);
@@ -327,7 +331,7 @@ int weir_sleep_until(int64_t when) {
     weir_task *t = current;
     int rc = may_block(t);
     if (rc) return rc;
-    weir__waiter w = {0};
+    weir__waiter w = {.what = "sleep"};
     weir_timer timer = {0};
     weir_timer_start(t->loop, &timer, when, sleep_fired, &w);
     rc = block_on(t, &w);
@@ -347,7 +351,7 @@ int weir_yield(void) {
     int rc = may_block(t);
     if (rc) return rc;
     /* Queue ourselves behind everything already ready, then step aside. */
-    weir__waiter w = {0};
+    weir__waiter w = {.what = "yield"};
     w.task = t;
     t->waiting = &w;
     t->state = TASK_BLOCKED;
@@ -363,6 +367,7 @@ int weir_join(weir_task *t, int *result) {
         if (!current) return WEIR_EAGAIN;
         if (t->joiner.task) return WEIR_EBUSY;
         if (t->detached) return WEIR_EINVAL;
+        t->joiner.what = "join";
         int rc = weir__wait(&t->joiner);
         if (rc) return rc;
     }
@@ -378,4 +383,24 @@ void weir_task_detach(weir_task *t) {
         task_free(t);
     else
         t->detached = true;
+}
+
+/* --- for backends ------------------------------------------------------------------ */
+
+void *weir__task_data(const weir_task *t) { return t ? t->data : NULL; }
+void weir__task_set_data(weir_task *t, void *data) {
+    if (t) t->data = data;
+}
+
+size_t weir__loop_blocked(weir_loop *loop, weir__blocked_fn fn, void *arg) {
+    /* loop->tasks is newest first; report oldest first. */
+    weir_task *last = loop->tasks;
+    while (last && last->next) last = last->next;
+    size_t n = 0;
+    for (weir_task *t = last; t; t = t->prev) {
+        if (t->state != TASK_BLOCKED || !t->waiting) continue;
+        n++;
+        if (fn) fn(arg, t, t->waiting->what ? t->waiting->what : "?", t->blocked_since);
+    }
+    return n;
 }

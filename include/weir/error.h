@@ -35,6 +35,12 @@ enum {
     WEIR_ENOENT = -16,       /* no such item (e.g. an unknown get_extra_info key) */
     WEIR_EDEADLOCK = -17,    /* the loop stopped with tasks blocked and nothing left to wake them */
     WEIR_ESTATE = -18,       /* call not valid in the object's current state */
+    WEIR_ECONNREFUSED = -19, /* nobody listens there (ConnectionRefusedError) */
+    WEIR_EHOSTUNREACH = -20, /* no route to the host, or a partition */
+    WEIR_EADDRINUSE = -21,   /* the address is already bound */
+    WEIR_EPIPE = -22,        /* writing to a connection the peer has closed (BrokenPipeError) */
+    WEIR_ESTALL = -23,       /* a simulation stopped at its bound with tasks still blocked */
+    WEIR_EIO = -24,          /* an OS error without a closer code (see the message) */
     /* Codes at or below WEIR_EUSER are the application's own, e.g. for
      * weir_reader_set_exception(). weir_strerror() names them "application error". */
     WEIR_EUSER = -1000

@@ -50,6 +50,11 @@ typedef struct weir_backend_ops {
     int (*wait)(void *impl, weir_loop *loop, int64_t deadline);
     /* Release the backend; called by weir_loop_free(). May be NULL. */
     void (*free)(void *impl);
+    /* Optional. A random 64-bit number for weir_random(): the simulator draws it from its
+     * seeded decision stream. NULL: the loop's own generator (seeded with 0) is used. */
+    uint64_t (*random)(void *impl);
+    /* Optional. Networking (weir/net.h): NULL when the backend has none (WEIR_ENOTSUP). */
+    const struct weir_net_ops *net;
 } weir_backend_ops;
 
 /* A loop on a backend. `impl` is handed back to every backend call. */
@@ -79,11 +84,25 @@ size_t weir_loop_run_ready(weir_loop *loop);
  * 0 or WEIR_EDEADLOCK/backend error as for weir_loop_run. */
 int weir_loop_run_until(weir_loop *loop, int64_t deadline);
 
+/* Make weir_loop_run* return after the current iteration (asyncio's loop.stop()). */
+void weir_loop_stop(weir_loop *loop);
+
+/* Bound the number of tasks and callbacks one weir_loop_run* call may run: past it the call
+ * returns WEIR_ESTALL (a livelock guard for simulations). 0 = no bound. */
+void weir_loop_set_step_limit(weir_loop *loop, uint64_t steps);
+/* Tasks and callbacks run so far by this loop. */
+uint64_t weir_loop_steps(const weir_loop *loop);
+
 /* The loop's clock, in ns. */
 int64_t weir_loop_now(const weir_loop *loop);
 
 /* Number of tasks spawned on this loop that have not finished. */
 size_t weir_loop_live_tasks(const weir_loop *loop);
+
+/* A deterministic random number for the running task's loop (the simulator's decision
+ * stream on a simulator loop); outside a task, from a generator seeded with 0. */
+uint64_t weir_random(void);
+uint64_t weir_loop_random(weir_loop *loop);
 
 /* Run fn(arg) once, soon, in FIFO order with ready tasks. WEIR_ENOMEM or 0. */
 int weir_call_soon(weir_loop *loop, void (*fn)(void *arg), void *arg);

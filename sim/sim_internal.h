@@ -1,0 +1,82 @@
+/* sim/sim_internal.h - what the simulator's files share. */
+#ifndef WEIR_SIM_INTERNAL_H
+#define WEIR_SIM_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "core/internal.h"
+#include "weir/sim.h"
+
+/* Kinds of trace record. The hash covers the kind, time, ids, values and bytes. */
+typedef enum weir__trace_kind {
+    WEIR__TR_DRAW = 1, /* a draw: a = bound, b = value; note = what it was for */
+    WEIR__TR_CONNECT,  /* conn opened: note = "client:port -> server:port" */
+    WEIR__TR_ACCEPT,
+    WEIR__TR_REFUSED,
+    WEIR__TR_SEND,     /* bytes accepted onto a link: a = len */
+    WEIR__TR_DELIVER,  /* a segment delivered: a = len, data = the bytes */
+    WEIR__TR_EOF,      /* EOF delivered */
+    WEIR__TR_RESET,
+    WEIR__TR_CLOSE,
+    WEIR__TR_FAULT,    /* a fault fired: note = what */
+    WEIR__TR_PAUSE,    /* a receiver paused/resumed reading: a = 1/0 */
+    WEIR__TR_NOTE,     /* weir_sim_note */
+} weir__trace_kind;
+
+typedef struct weir__trace_rec {
+    weir__trace_kind kind;
+    uint64_t conn;      /* connection id (1-based), 0 = none */
+    int dir;            /* 0 = client -> server, 1 = server -> client, -1 = none */
+    int64_t a, b;
+    const uint8_t *data;
+    size_t len;
+    const char *note;   /* short text, may be NULL */
+} weir__trace_rec;
+
+struct weir__simnet; /* sim/net.c */
+
+struct weir_sim {
+    weir_loop *loop;
+    int64_t now;
+    uint64_t seed;
+    int64_t max_time;
+    uint64_t max_steps;
+
+    /* the decision stream */
+    uint64_t rng[4];          /* xoshiro256** state, seeded through splitmix64 */
+    const uint8_t *dec;       /* or these bytes */
+    size_t dec_len, dec_pos;
+    bool from_bytes;
+    uint64_t draws;
+
+    /* the trace */
+    uint64_t hash;            /* FNV-1a 64 */
+    uint64_t records;
+    bool keep;
+    char **lines;
+    size_t nlines, cap_lines;
+
+    char *report;             /* the last stall report */
+
+    struct weir__simnet *net; /* hosts, links, faults, connections (sim/net.c) */
+};
+
+/* The simulator behind a loop, or NULL if the loop is not a simulator. */
+weir_sim *weir__sim_of(weir_loop *loop);
+
+/* A uniform draw in [0, n) (0 when n == 0), recorded with `what`. */
+uint64_t weir__sim_draw(weir_sim *s, const char *what, uint64_t n);
+/* A uniform draw in [r.lo, r.hi] (r.lo when hi <= lo). */
+int64_t weir__sim_range(weir_sim *s, const char *what, weir_sim_range r);
+/* true with probability p (p <= 0: false without drawing; p >= 1: true without drawing). */
+bool weir__sim_chance(weir_sim *s, const char *what, double p);
+
+/* Record one event at the current virtual time. */
+void weir__sim_record(weir_sim *s, const weir__trace_rec *r);
+
+/* sim/net.c: the network, created with the simulator and freed with it. */
+int weir__simnet_new(weir_sim *s);
+void weir__simnet_free(weir_sim *s);
+extern const weir_net_ops weir__simnet_ops;
+
+#endif
