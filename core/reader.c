@@ -24,8 +24,9 @@ static const uint8_t empty_bytes[1];
 struct weir_reader {
     uint8_t *base;    /* the block: [start, end) is buffered */
     size_t cap, start, end;
-    bool pinned;      /* a view handed out by the current read call points into base */
-    uint8_t *retired; /* a block replaced while pinned, freed at the next read call */
+    bool pinned;      /* a view handed out since the last read call began points into base */
+    uint8_t **retired; /* blocks replaced while pinned, freed when the next read call begins */
+    size_t nretired, cap_retired;
 
     uint8_t *acc;     /* read(-1)'s result when it had to be assembled */
 
@@ -33,15 +34,12 @@ struct weir_reader {
     bool eof;
     bool paused;      /* we paused the transport */
     weir_transport *transport;
-    weir__waiter *waiter; /* the read that waits for data, if any */
+    struct read_wait *waiter; /* the read that waits for data, if any */
 
     bool has_exc;     /* set_exception() */
     weir_error exc;
     char *exc_msg;
 
-    int wake_code;    /* the exception a waiting read was woken with (it may be replaced) */
-    char *wake_msg;
-    size_t wake_len;
 
     weir_error err;   /* details of the last failed read */
     char *err_msg;
@@ -65,10 +63,10 @@ int weir_reader_new(int64_t limit, weir_reader **out) {
 void weir_reader_free(weir_reader *r) {
     if (!r) return;
     free(r->base);
+    for (size_t i = 0; i < r->nretired; i++) free(r->retired[i]);
     free(r->retired);
     free(r->acc);
     free(r->exc_msg);
-    free(r->wake_msg);
     free(r->err_msg);
     free(r);
 }
@@ -114,6 +112,15 @@ static int buf_append(weir_reader *r, const uint8_t *data, size_t len) {
         return WEIR_OK;
     }
     if (len > SIZE_MAX / 2 - live) return WEIR_ENOMEM;
+    /* Several blocks can be retired before a read call frees them: a read that began before
+     * an earlier retirement may complete (pinning the new block) without beginning a call. */
+    if (r->pinned && r->nretired == r->cap_retired) {
+        size_t n = r->cap_retired ? r->cap_retired * 2 : 4;
+        uint8_t **p = realloc(r->retired, n * sizeof *p);
+        if (!p) return WEIR_ENOMEM;
+        r->retired = p;
+        r->cap_retired = n;
+    }
     size_t cap = r->cap ? r->cap : 256;
     while (cap < live + len) cap *= 2;
     uint8_t *block = malloc(cap);
@@ -123,7 +130,7 @@ static int buf_append(weir_reader *r, const uint8_t *data, size_t len) {
     /* The old block may still be read through a view (pinned) or be the source of `data`
      * (aliased). A pinned block is retired; otherwise it can go now. */
     if (r->pinned) {
-        r->retired = r->base;
+        r->retired[r->nretired++] = r->base;
         r->pinned = false;
     } else {
         free(r->base);
@@ -138,10 +145,7 @@ static int buf_append(weir_reader *r, const uint8_t *data, size_t len) {
 /* Start of every read call: earlier views die here. */
 static inline void begin_call(weir_reader *r) {
     r->pinned = false;
-    if (r->retired) {
-        free(r->retired);
-        r->retired = NULL;
-    }
+    while (r->nretired) free(r->retired[--r->nretired]);
     if (r->end == r->start && r->cap > SHRINK_ABOVE) {
         free(r->base);
         r->base = NULL;
@@ -218,37 +222,47 @@ static int fail_incomplete(weir_reader *r, int64_t expected) {
 
 /* --- flow control and waiting ------------------------------------------------------ */
 
+static void resume(weir_reader *r) {
+    r->paused = false;
+    if (r->transport && r->transport->ops->resume_reading)
+        r->transport->ops->resume_reading(r->transport);
+}
+
 /* _maybe_resume_transport */
 static inline void maybe_resume(weir_reader *r) {
-    if (r->paused && buf_len(r) <= (uint64_t)r->limit) {
-        r->paused = false;
-        if (r->transport && r->transport->ops->resume_reading)
-            r->transport->ops->resume_reading(r->transport);
-    }
+    if (r->paused && buf_len(r) <= (uint64_t)r->limit) resume(r);
 }
+
+/* A read waiting for data. The exception it is woken with is copied here, because the
+ * reader's own may be replaced before the woken task runs (asyncio resolves the waiter
+ * future with the exception object of that moment). */
+typedef struct read_wait {
+    weir__waiter w;
+    int exc_code; /* 0, or the exception it was woken with */
+    char *exc_msg;
+    size_t exc_len;
+} read_wait;
 
 /* _wakeup_waiter, and set_exception's hand-off of the exception to the waiter. */
 static void wakeup_waiter(weir_reader *r, int code) {
-    weir__waiter *w = r->waiter;
-    if (!w) return;
+    read_wait *rw = r->waiter;
+    if (!rw) return;
     r->waiter = NULL;
-    if (code && w->task) {
-        size_t len = r->exc.message_len;
-        char *copy = malloc(len + 1);
-        if (copy) {
-            if (len) memcpy(copy, r->exc_msg, len);
-            copy[len] = '\0';
+    if (!rw->w.task) return; /* cancelled or timed out already: nobody to tell */
+    if (code) {
+        rw->exc_code = code;
+        rw->exc_msg = malloc(r->exc.message_len + 1);
+        if (rw->exc_msg) { /* out of memory: raised with an empty message */
+            memcpy(rw->exc_msg, r->exc_msg, r->exc.message_len + 1);
+            rw->exc_len = r->exc.message_len;
         }
-        free(r->wake_msg);
-        r->wake_msg = copy;
-        r->wake_len = copy ? len : 0; /* out of memory: raised with an empty message */
-        r->wake_code = code;
     }
-    weir__wake(w, code);
+    weir__wake(&rw->w, code);
 }
 
 /* _wait_for_data: one read may wait at a time; a paused transport is resumed first, since
- * waiting while paused would wait forever. */
+ * waiting while paused would wait forever. Outside a task the read cannot wait: it returns
+ * WEIR_EAGAIN, after the same resume, so a caller that polls gets the data it waits for. */
 static int wait_for_data(weir_reader *r, const char *func) {
     if (r->waiter) {
         fail(r, WEIR_EBUSY, "");
@@ -260,22 +274,18 @@ static int wait_for_data(weir_reader *r, const char *func) {
         set_err_msg(r, text, (size_t)n);
         return WEIR_EBUSY;
     }
+    if (r->paused) resume(r);
     if (!weir_task_current()) return fail(r, WEIR_EAGAIN, "would block outside a task");
-    if (r->paused) {
-        r->paused = false;
-        if (r->transport && r->transport->ops->resume_reading)
-            r->transport->ops->resume_reading(r->transport);
-    }
-    weir__waiter w = {.what = func};
-    r->waiter = &w;
-    r->wake_code = WEIR_OK;
-    int rc = weir__wait(&w);
+    read_wait rw = {.w = {.what = func}};
+    r->waiter = &rw;
+    int rc = weir__wait(&rw.w);
     r->waiter = NULL;
-    if (rc == WEIR_OK) return WEIR_OK;
-    /* Woken by set_exception (not by a cancel or deadline): raise that exception. */
-    if (r->wake_code != WEIR_OK && rc == r->wake_code)
-        return raise_exc(r, rc, r->wake_msg, r->wake_len);
-    return fail(r, rc, weir_strerror(rc));
+    if (rc != WEIR_OK && rc == rw.exc_code) /* woken by set_exception, not cancel/deadline */
+        raise_exc(r, rc, rw.exc_msg ? rw.exc_msg : "", rw.exc_len);
+    else if (rc != WEIR_OK)
+        fail(r, rc, weir_strerror(rc));
+    free(rw.exc_msg);
+    return rc;
 }
 
 /* --- feeding ----------------------------------------------------------------------- */
@@ -365,7 +375,10 @@ static int acc_append(acc *a, const uint8_t *data, size_t len) {
 static int read_all(weir_reader *r, weir_bytes *out) {
     /* Outside a task, succeed only if it can finish without waiting, consuming nothing
      * otherwise: blocks taken before a wait would be lost. */
-    if (!r->eof && !weir_task_current()) return fail(r, WEIR_EAGAIN, "would block outside a task");
+    if (!r->eof && !weir_task_current()) {
+        if (r->paused) resume(r); /* as for any read that must wait */
+        return fail(r, WEIR_EAGAIN, "would block outside a task");
+    }
     if (r->eof) {
         /* Everything is here: the joined blocks are the buffer itself. */
         *out = buf_take(r, buf_len(r));
@@ -536,7 +549,7 @@ int weir_readuntil_any(weir_reader *r, const weir_bytes *seps, size_t nseps, wei
 int weir_readuntil(weir_reader *r, const void *sep, size_t sep_len, weir_bytes *out) {
     /* The common case, a one-byte separator already buffered within the limit, is the same
      * first search readuntil_sorted would make, without its bookkeeping. */
-    if (r && out && sep && sep_len == 1 && !r->has_exc && !r->retired && r->end > r->start) {
+    if (r && out && sep && sep_len == 1 && !r->has_exc && !r->nretired && r->end > r->start) {
         const uint8_t *p = r->base + r->start;
         const uint8_t *q = memchr(p, *(const uint8_t *)sep, r->end - r->start);
         if (q && q - p <= r->limit) {
@@ -549,9 +562,10 @@ int weir_readuntil(weir_reader *r, const void *sep, size_t sep_len, weir_bytes *
             return WEIR_OK;
         }
     }
-    if (!r || !out || (!sep && sep_len)) return WEIR_EINVAL;
+    if (!r || !out) return WEIR_EINVAL;
     *out = EMPTY_VIEW;
     begin_call(r);
+    if (!sep && sep_len) return fail(r, WEIR_EINVAL, "separator is NULL");
     if (sep_len == 0) return fail(r, WEIR_EINVAL, "Separator should be at least one-byte string");
     if (r->has_exc) return raise_set_exception(r);
     weir_bytes one = weir_bytes_of(sep, sep_len);

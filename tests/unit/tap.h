@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static inline int tap_count, tap_failed;
+static int tap_count, tap_failed;
 
 static inline int tap_vok(int cond, const char *file, int line, const char *fmt, va_list ap) {
     tap_count++;
