@@ -26,7 +26,7 @@ LDFLAGS_ALL := $(SANLD) $(LDFLAGS)
 LDLIBS_ALL := $(LDLIBS)
 
 # The library: each folder is a layer (docs/architecture.md).
-LIB_DIRS := core runner
+LIB_DIRS := core runner sim
 LIB_C := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 LIB_S := $(sort $(wildcard $(addsuffix /*.S,$(LIB_DIRS))))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_C)) $(patsubst %.S,$(BUILD)/obj/%.o,$(LIB_S))
@@ -132,3 +132,32 @@ format-check:
 
 clean:
 	rm -rf build
+
+# ---- fuzzing (fuzz/README.md) ----------------------------------------------------------------
+# Kept as one block at the end; fuzz/build.sh does the building (OSS-Fuzz style).
+#   make fuzz         build/fuzz/<target> with clang: libFuzzer + ASan + UBSan
+#   make fuzz-smoke   replay each seed corpus, then fuzz each target for FUZZ_SECONDS (30);
+#                     new inputs go to build/fuzz/work/<target>, crashes to build/fuzz/artifacts
+FUZZ_CC ?= clang
+FUZZ_CFLAGS ?=
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := reader_ops chunking scenario_parse
+
+.PHONY: fuzz fuzz-smoke
+
+fuzz:
+	CC=$(FUZZ_CC) CXX= CFLAGS="$(FUZZ_CFLAGS)" LIB_FUZZING_ENGINE= OUT=$(BUILD)/fuzz \
+	    WORK=$(BUILD)/fuzz/obj fuzz/build.sh
+
+fuzz-smoke: fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    log=$(BUILD)/fuzz/$$t.log; \
+	    echo "== $$t: replaying fuzz/corpus/$$t"; \
+	    $(BUILD)/fuzz/$$t fuzz/corpus/$$t/* > $$log 2>&1 || { tail -60 $$log; exit 1; }; \
+	    echo "== $$t: fuzzing for $(FUZZ_SECONDS) s"; \
+	    mkdir -p $(BUILD)/fuzz/work/$$t $(BUILD)/fuzz/artifacts; \
+	    $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/$$t.dict \
+	        -artifact_prefix=$(BUILD)/fuzz/artifacts/$$t- -print_final_stats=1 \
+	        $(BUILD)/fuzz/work/$$t fuzz/corpus/$$t > $$log 2>&1 || { tail -60 $$log; exit 1; }; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' $$log; \
+	done

@@ -35,6 +35,9 @@ void weir__task_set_data(weir_task *t, void *data);
 typedef void (*weir__blocked_fn)(void *arg, weir_task *t, const char *what, int64_t since);
 size_t weir__loop_blocked(weir_loop *loop, weir__blocked_fn fn, void *arg);
 
+/* The backend's impl if the loop runs on `ops`, else NULL (how a backend finds itself). */
+void *weir__loop_impl(const weir_loop *loop, const weir_backend_ops *ops);
+
 /* The loop's monotonic sequence: creation order for timers and anything else that must
  * break ties deterministically. */
 uint64_t weir__loop_next_seq(weir_loop *loop);

@@ -22,6 +22,10 @@ int weir_loop_new(const weir_backend_ops *ops, void *impl, weir_loop **out) {
 
 uint64_t weir__loop_next_seq(weir_loop *loop) { return ++loop->seq; }
 
+void *weir__loop_impl(const weir_loop *loop, const weir_backend_ops *ops) {
+    return loop && loop->ops == ops ? loop->impl : NULL;
+}
+
 int64_t weir_loop_now(const weir_loop *loop) { return loop->ops->now(loop->impl); }
 
 size_t weir_loop_live_tasks(const weir_loop *loop) { return loop->live; }
@@ -139,13 +143,18 @@ static int64_t next_timer(const weir_loop *loop) {
     return loop->heap_len ? loop->heap[1]->when : WEIR_FOREVER;
 }
 
-/* Fire every timer due at or before now, in (when, seq) order. */
+/* Fire every timer due at or before now, in (when, seq) order. Only timers armed before the
+ * pass began: one armed (or re-armed) by a callback, even for a time already past, waits for
+ * the next iteration, as asyncio's call_at does, so a timer that re-arms itself at `now`
+ * cannot starve everything else. Fired timers count as steps. */
 static size_t fire_due_timers(weir_loop *loop) {
     size_t n = 0;
     int64_t now = weir_loop_now(loop);
-    while (loop->heap_len && loop->heap[1]->when <= now) {
+    uint64_t armed_before = loop->seq;
+    while (loop->heap_len && loop->heap[1]->when <= now && loop->heap[1]->seq <= armed_before) {
         weir_timer *t = loop->heap[1];
         weir_timer_stop(loop, t);
+        loop->steps++;
         t->fn(t, t->arg);
         n++;
     }
@@ -214,7 +223,8 @@ static int run(weir_loop *loop, int64_t limit) {
             rc = w;
             break;
         }
-        if (w == 0 && !loop->nready && !loop->heap_len) {
+        /* Idle: nothing can ever happen again. A timer at WEIR_FOREVER never fires. */
+        if (w == 0 && !loop->nready && (!loop->heap_len || next_timer(loop) == WEIR_FOREVER)) {
             if (loop->live) rc = WEIR_EDEADLOCK;
             break;
         }

@@ -21,6 +21,8 @@ typedef enum weir__trace_kind {
     WEIR__TR_FAULT,    /* a fault fired: note = what */
     WEIR__TR_PAUSE,    /* a receiver paused/resumed reading: a = 1/0 */
     WEIR__TR_NOTE,     /* weir_sim_note */
+    WEIR__TR_DROP,     /* bytes discarded (sim/net): a = len, note = why ("receiver closed",
+                          "after EOF", "stalled", "unread", ...) */
 } weir__trace_kind;
 
 typedef struct weir__trace_rec {
@@ -52,11 +54,13 @@ struct weir_sim {
     /* the trace */
     uint64_t hash;            /* FNV-1a 64 */
     uint64_t records;
+    int64_t trace_time;       /* time of the last record (times are hashed as deltas) */
     bool keep;
     char **lines;
     size_t nlines, cap_lines;
 
     char *report;             /* the last stall report */
+    bool time_up;             /* the last run stopped at max_time (sim/sim.c) */
 
     struct weir__simnet *net; /* hosts, links, faults, connections (sim/net.c) */
 };
@@ -71,12 +75,30 @@ int64_t weir__sim_range(weir_sim *s, const char *what, weir_sim_range r);
 /* true with probability p (p <= 0: false without drawing; p >= 1: true without drawing). */
 bool weir__sim_chance(weir_sim *s, const char *what, double p);
 
+/* A full 64-bit draw (weir_random on a simulator loop), recorded with `what`. */
+uint64_t weir__sim_draw64(weir_sim *s, const char *what);
+/* sim/decide.c: start the stream from opts->seed, or from opts->decisions when non-NULL. */
+void weir__sim_decide_init(weir_sim *s, const weir_sim_opts *opts);
+
 /* Record one event at the current virtual time. */
 void weir__sim_record(weir_sim *s, const weir__trace_rec *r);
+/* sim/trace.c: an empty trace (the FNV-1a offset basis), and freeing its lines. */
+void weir__sim_trace_init(weir_sim *s);
+void weir__sim_trace_free(weir_sim *s);
+/* Virtual time as milliseconds with six decimals ("12.500000"), exact (integer arithmetic);
+ * buf needs 32 bytes. Shared by the trace and the stall report. */
+const char *weir__sim_fmt_ms(char *buf, int64_t ns);
 
-/* sim/net.c: the network, created with the simulator and freed with it. */
+/* sim/net.c: the network, created with the simulator and freed with it.
+ * weir_sim_free() frees the loop FIRST (which cancels every task and lets it unwind, so a
+ * task blocked on a connection can still close it while the network exists), sets s->loop
+ * to NULL, and only then calls weir__simnet_free(): by then every task and timer of the loop
+ * is gone, so it must free its structures without calling into the loop (weir_timer_stop
+ * on a NULL loop is a no-op, so code shared with the live path is safe). */
 int weir__simnet_new(weir_sim *s);
 void weir__simnet_free(weir_sim *s);
+/* The name of the host task t runs on (from its weir__task_data), or NULL. For reports. */
+const char *weir__simnet_task_host(weir_sim *s, weir_task *t);
 extern const weir_net_ops weir__simnet_ops;
 
 #endif
