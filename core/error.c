@@ -29,7 +29,9 @@
     X(WEIR_EADDRINUSE, "address already in use")                                           \
     X(WEIR_EPIPE, "broken pipe")                                                           \
     X(WEIR_ESTALL, "simulation stalled")                                                   \
-    X(WEIR_EIO, "input/output error")
+    X(WEIR_EIO, "input/output error")                                                     \
+    X(WEIR_EMISMATCH, "unexpected data from the peer")                                     \
+    X(WEIR_EMALFORMED, "malformed protocol data")
 
 const char *weir_strerror(int code) {
 #define DESC(c, d) \

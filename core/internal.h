@@ -37,6 +37,9 @@ size_t weir__loop_blocked(weir_loop *loop, weir__blocked_fn fn, void *arg);
 
 /* The backend's impl if the loop runs on `ops`, else NULL (how a backend finds itself). */
 void *weir__loop_impl(const weir_loop *loop, const weir_backend_ops *ops);
+/* The network half of the loop's backend and the impl to hand to it, or NULL when the
+ * backend has none (callers report WEIR_ENOTSUP). */
+const struct weir_net_ops *weir__loop_net(weir_loop *loop, void **impl);
 
 /* The loop's monotonic sequence: creation order for timers and anything else that must
  * break ties deterministically. */

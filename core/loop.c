@@ -26,6 +26,13 @@ void *weir__loop_impl(const weir_loop *loop, const weir_backend_ops *ops) {
     return loop && loop->ops == ops ? loop->impl : NULL;
 }
 
+const weir_net_ops *weir__loop_net(weir_loop *loop, void **impl) {
+    if (impl) *impl = NULL;
+    if (!loop || !loop->ops->net) return NULL;
+    if (impl) *impl = loop->impl;
+    return loop->ops->net;
+}
+
 int64_t weir_loop_now(const weir_loop *loop) { return loop->ops->now(loop->impl); }
 
 size_t weir_loop_live_tasks(const weir_loop *loop) { return loop->live; }

@@ -41,6 +41,8 @@ enum {
     WEIR_EPIPE = -22,        /* writing to a connection the peer has closed (BrokenPipeError) */
     WEIR_ESTALL = -23,       /* a simulation stopped at its bound with tasks still blocked */
     WEIR_EIO = -24,          /* an OS error without a closer code (see the message) */
+    WEIR_EMISMATCH = -25,    /* the peer sent something else than expected (line client) */
+    WEIR_EMALFORMED = -26,   /* malformed protocol data (HTTP head: the message says what) */
     /* Codes at or below WEIR_EUSER are the application's own, e.g. for
      * weir_reader_set_exception(). weir_strerror() names them "application error". */
     WEIR_EUSER = -1000

@@ -45,7 +45,7 @@ int weir_open_unix_connection(const char *path, const weir_open_opts *opts, weir
 
 /* A connection handler: runs in its own task for each accepted connection. When it returns,
  * the server closes the writer (if the handler did not), waits for the connection to go and
- * frees it; the handler must not free it. The return value is recorded, not acted on. */
+ * frees it; the handler must not free it. Its return value is ignored. */
 typedef int (*weir_handler)(weir_reader *r, weir_writer *w, void *arg);
 
 typedef struct weir_server_opts {

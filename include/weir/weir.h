@@ -4,8 +4,12 @@
 
 #include "weir/bytes.h"
 #include "weir/error.h"
+#include "weir/handlers.h"
 #include "weir/loop.h"
+#include "weir/net.h"
 #include "weir/reader.h"
+#include "weir/scenario.h"
+#include "weir/sim.h"
 #include "weir/stream.h"
 #include "weir/task.h"
 #include "weir/transport.h"

@@ -329,6 +329,8 @@ static void test_strerror_errname(void) {
         {WEIR_EPIPE, "WEIR_EPIPE"},
         {WEIR_ESTALL, "WEIR_ESTALL"},
         {WEIR_EIO, "WEIR_EIO"},
+        {WEIR_EMISMATCH, "WEIR_EMISMATCH"},
+        {WEIR_EMALFORMED, "WEIR_EMALFORMED"},
     };
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
