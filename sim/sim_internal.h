@@ -11,15 +11,16 @@
 typedef enum weir__trace_kind {
     WEIR__TR_DRAW = 1, /* a draw: a = bound, b = value; note = what it was for */
     WEIR__TR_CONNECT,  /* conn opened: note = "client:port -> server:port" */
-    WEIR__TR_ACCEPT,
-    WEIR__TR_REFUSED,
-    WEIR__TR_SEND,     /* bytes accepted onto a link: a = len */
+    WEIR__TR_ACCEPT,   /* handed to the server: note = the server's socket name */
+    WEIR__TR_REFUSED,  /* note = "client -> target: why" (conn 0: no listener reached) */
+    WEIR__TR_SEND,     /* a FIN or RST sent: note = "fin, arrives at Tms" (data segments are
+                          not recorded when sent: their delivery and draws are) */
     WEIR__TR_DELIVER,  /* a segment delivered: a = len, data = the bytes */
-    WEIR__TR_EOF,      /* EOF delivered */
-    WEIR__TR_RESET,
-    WEIR__TR_CLOSE,
-    WEIR__TR_FAULT,    /* a fault fired: note = what */
-    WEIR__TR_PAUSE,    /* a receiver paused/resumed reading: a = 1/0 */
+    WEIR__TR_EOF,      /* EOF delivered (dir: the direction that ended) */
+    WEIR__TR_RESET,    /* an RST reached the receiver of dir */
+    WEIR__TR_CLOSE,    /* connection_lost given to an end: note = "client end lost: clean" */
+    WEIR__TR_FAULT,    /* a fault fired: note = "N KIND at byte POS" */
+    WEIR__TR_PAUSE,    /* the receiver of dir paused/resumed reading: a = 1/0 */
     WEIR__TR_NOTE,     /* weir_sim_note */
     WEIR__TR_DROP,     /* bytes discarded (sim/net): a = len, note = why ("receiver closed",
                           "after EOF", "stalled", "unread", ...) */
