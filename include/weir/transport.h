@@ -58,7 +58,10 @@ typedef struct weir_transport_ops {
     void (*get_write_buffer_limits)(weir_transport *t, size_t *high, size_t *low);
     /* WEIR_ENOENT for an unknown name. */
     int (*get_extra_info)(weir_transport *t, const char *name, struct weir_extra *out);
-    /* Release the transport. Called once, after connection_lost has been delivered. */
+    /* Release the transport. Called once, after connection_lost or after abort (then the
+     * loss may not have been delivered yet): the protocol is detached (NULL) by then, so
+     * the transport must never call it again and must make callbacks still scheduled on
+     * the loop harmless. */
     void (*free)(weir_transport *t);
 } weir_transport_ops;
 
