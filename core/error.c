@@ -31,7 +31,8 @@
     X(WEIR_ESTALL, "simulation stalled")                                                   \
     X(WEIR_EIO, "input/output error")                                                     \
     X(WEIR_EMISMATCH, "unexpected data from the peer")                                     \
-    X(WEIR_EMALFORMED, "malformed protocol data")
+    X(WEIR_EMALFORMED, "malformed protocol data")                                          \
+    X(WEIR_ETLS, "TLS error")
 
 const char *weir_strerror(int code) {
 #define DESC(c, d) \

@@ -46,7 +46,11 @@ int weir_scenario_load(const char *path, weir_scenario_file **out, weir_scenario
 
 void weir_scenario_file_free(weir_scenario_file *f) {
     if (f == NULL) return;
-    for (size_t i = 0; i < f->count; i++) free(f->scenarios[i].steps);
+    for (size_t i = 0; i < f->count; i++) {
+        free(f->scenarios[i].steps);
+        free(f->scenarios[i].hosts);
+        free(f->scenarios[i].peers);
+    }
     free(f->scenarios);
     free(f->name);
     weir__arena_free(&f->arena);

@@ -105,6 +105,21 @@ static const char *const keywords[] = {
     [WEIR__STEP_PAUSED] = "paused",
     [WEIR__STEP_EXCEPTION] = "exception",
     [WEIR__STEP_AWAIT] = "await",
+    [WEIR__STEP_HOST] = "host",
+    [WEIR__STEP_LINK] = "link",
+    [WEIR__STEP_FAULT] = "fault",
+    [WEIR__STEP_SERVER] = "server",
+    [WEIR__STEP_PEER] = "peer",
+    [WEIR__STEP_RUN] = "run",
+    [WEIR__STEP_CONNECT] = "connect",
+    [WEIR__STEP_ACCEPT] = "accept",
+    [WEIR__STEP_SEND] = "send",
+    [WEIR__STEP_WRITE] = "write",
+    [WEIR__STEP_DRAIN] = "drain",
+    [WEIR__STEP_SLEEP] = "sleep",
+    [WEIR__STEP_EXPECT] = "expect",
+    [WEIR__STEP_CLOSE] = "close",
+    [WEIR__STEP_ABORT] = "abort",
 };
 
 const char *weir__step_keyword(weir__step_kind k) {
@@ -118,6 +133,8 @@ bool weir__step_is_read(weir__step_kind k) {
 }
 
 int weir__fmt_step(weir__buf *b, const weir__step *s) {
+    /* A network step keeps the canonical text the parser made of it. */
+    if (s->text.data != NULL) return weir__buf_append(b, s->text.data, s->text.len);
     const char *kw = weir__step_keyword(s->kind);
     switch (s->kind) {
         case WEIR__STEP_READER:
@@ -154,12 +171,14 @@ int weir__fmt_outcome(weir__buf *b, const weir__outcome *o) {
         case WEIR__OUT_PENDING:
             return weir__buf_printf(b, "pending");
         case WEIR__OUT_INCOMPLETE:
+            if (o->any) return weir__buf_printf(b, "IncompleteReadError");
             rc = weir__buf_printf(b, "IncompleteReadError partial=");
             if (rc == 0) rc = weir__fmt_bytes(b, o->bytes);
             if (rc != 0) return rc;
             if (o->none) return weir__buf_printf(b, " expected=none");
             return weir__buf_printf(b, " expected=%" PRId64, o->num);
         case WEIR__OUT_LIMIT:
+            if (o->any) return weir__buf_printf(b, "LimitOverrunError");
             return weir__buf_printf(b, "LimitOverrunError consumed=%" PRId64, o->num);
         case WEIR__OUT_VALUE_ERROR:
             return weir__buf_printf(b, "ValueError");
@@ -181,8 +200,34 @@ int weir__fmt_outcome(weir__buf *b, const weir__outcome *o) {
         case WEIR__OUT_UNEXPECTED:
             return weir__buf_printf(b, "unexpected-error %s (%s)", weir_errname((int)o->num),
                                     weir_strerror((int)o->num));
+        case WEIR__OUT_EOF:
+            return weir__buf_printf(b, "eof");
+        case WEIR__OUT_RESET:
+            return weir__buf_printf(b, "ConnectionResetError");
+        case WEIR__OUT_REFUSED:
+            return weir__buf_printf(b, "ConnectionRefusedError");
+        case WEIR__OUT_BROKEN_PIPE:
+            return weir__buf_printf(b, "BrokenPipeError");
+        case WEIR__OUT_TIMEOUT:
+            return weir__buf_printf(b, "TimeoutError");
+        case WEIR__OUT_OK:
+            return weir__buf_printf(b, "ok");
+        case WEIR__OUT_CODE:
+            return weir__buf_printf(b, "%s", weir__code_name((int)o->num));
     }
     return weir__buf_printf(b, "?");
+}
+
+int weir__fmt_duration(weir__buf *b, int64_t ns) {
+    static const struct {
+        int64_t ns;
+        const char *unit;
+    } units[] = {{1000000000, "s"}, {1000000, "ms"}, {1000, "us"}};
+    if (ns == 0) return weir__buf_printf(b, "0");
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ns % units[i].ns == 0)
+            return weir__buf_printf(b, "%" PRId64 "%s", ns / units[i].ns, units[i].unit);
+    return weir__buf_printf(b, "%" PRId64 "ns", ns);
 }
 
 static bool bytes_eq(weir_bytes a, weir_bytes b) {
@@ -191,6 +236,10 @@ static bool bytes_eq(weir_bytes a, weir_bytes b) {
 
 bool weir__outcome_eq(const weir__outcome *a, const weir__outcome *b) {
     if (a->kind != b->kind) return false;
+    /* `a` is what was expected: without details it takes any error of its kind; one
+     * with details never matches an error that came without them. */
+    if (a->any) return true;
+    if (b->any) return false;
     switch (a->kind) {
         case WEIR__OUT_BYTES:
         case WEIR__OUT_ERROR:
@@ -201,6 +250,7 @@ bool weir__outcome_eq(const weir__outcome *a, const weir__outcome *b) {
         case WEIR__OUT_LIMIT:
         case WEIR__OUT_COUNT:
         case WEIR__OUT_UNEXPECTED:
+        case WEIR__OUT_CODE:
             return a->num == b->num;
         default:
             return true;

@@ -11,286 +11,197 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner/scenario_internal.h"
+#include "runner/parse_internal.h"
 #include "weir/error.h"
 
-typedef struct parser {
-    weir_scenario_file *f;
-    weir_scenario_error *err;
-    int lineno;
-    weir__lexed lx;
-    weir__scenario *cur; /* the scenario steps go to, NULL before the first one */
-    weir__buf msg;       /* scratch for quoting words in messages */
-} parser;
-
-/* A cursor over some of the line's tokens: the step before `=>`, or the result after it. */
-typedef struct cursor {
-    parser *p;
-    weir__token *toks;
-    size_t n;
-    size_t pos;
-    size_t eol; /* where to point when the tokens run out */
-} cursor;
-
-static int cerr(cursor *c, const weir__token *t, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int cerr(cursor *c, const weir__token *t, const char *fmt, ...) {
-    weir_scenario_error *err = c->p->err;
-    size_t col0 = t != NULL ? t->col : c->eol; /* < WEIR_SCENARIO_MAX_LINE: fits an int */
-    err->line = c->p->lineno;
-    err->col = (int)col0 + 1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return WEIR_EINVAL;
-}
-
-/* A word as Python's repr() shows it, for messages. */
-static const char *quoted(parser *p, weir_bytes w) {
-    weir__buf_reset(&p->msg);
-    if (weir__fmt_repr(&p->msg, w, 60) != 0) return "(word)";
-    return p->msg.data;
-}
-
-static bool word_is(const weir__token *t, const char *s) {
-    size_t n = strlen(s);
-    return t->kind == WEIR__TOK_WORD && t->val.len == n && memcmp(t->val.data, s, n) == 0;
-}
-
-/* If the word starts with `prefix`, the rest of it. */
-static bool word_rest(const weir__token *t, const char *prefix, weir_bytes *rest) {
-    size_t n = strlen(prefix);
-    if (t->val.len < n || memcmp(t->val.data, prefix, n) != 0) return false;
-    *rest = weir_bytes_of(t->val.data + n, t->val.len - n);
-    return true;
-}
-
-/* An optional '-' and one or more ASCII digits: 1, and the value in *out; 0 when it is not
- * an integer; -1 when it is one but does not fit in int64_t. */
-static int to_int64(weir_bytes w, int64_t *out) {
-    size_t i = 0;
-    bool neg = w.len > 0 && w.data[0] == '-';
-    if (neg) i++;
-    if (i == w.len) return 0;
-    uint64_t max = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
-    bool over = false;
-    for (; i < w.len; i++) {
-        uint8_t c = w.data[i];
-        if (c < '0' || c > '9') return 0;
-        unsigned d = c - '0';
-        if (v > (max - d) / 10)
-            over = true; /* keep going: a later non-digit wins */
-        else
-            v = v * 10 + d;
-    }
-    if (over) return -1;
-    *out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
-    return 1;
-}
-
-static weir__token *peek(cursor *c) { return c->pos < c->n ? &c->toks[c->pos] : NULL; }
-
-static int next(cursor *c, const char *what, weir__token **out) {
-    if (c->pos >= c->n) return cerr(c, NULL, "expected %s", what);
-    *out = &c->toks[c->pos++];
-    return 0;
-}
-
-static int separated(cursor *c, const weir__token *t) {
-    return t->glued ? cerr(c, t, "missing space before this token") : 0;
-}
-
-static int word(cursor *c, const char *what, weir__token **out) {
-    int rc = next(c, what, out);
-    if (rc != 0) return rc;
-    if ((*out)->kind != WEIR__TOK_WORD) return cerr(c, *out, "expected %s", what);
-    return separated(c, *out);
-}
-
-static int string(cursor *c, const char *what, weir__token **out) {
-    int rc = next(c, what, out);
-    if (rc != 0) return rc;
-    if ((*out)->kind != WEIR__TOK_STR) return cerr(c, *out, "expected %s", what);
-    return separated(c, *out);
-}
-
 /* The number in `digits`, part of token t, or an error pointing at t. */
-static int number(cursor *c, const weir__token *t, weir_bytes digits, const char *what,
+static int number(weir__cursor *c, const weir__token *t, weir_bytes digits, const char *what,
                   int64_t *out) {
-    int r = to_int64(digits, out);
+    int r = weir__to_int64(digits, out);
     if (r == 1) return 0;
-    if (r < 0) return cerr(c, t, "number does not fit in 64 bits (%s)", what);
-    return cerr(c, t, "expected %s", what);
+    if (r < 0) return weir__cerr(c, t, "number does not fit in 64 bits (%s)", what);
+    return weir__cerr(c, t, "expected %s", what);
 }
 
-static int integer(cursor *c, const char *what, int64_t *out) {
+static int keep_string(weir__cursor *c, const char *what, weir_bytes *out) {
     weir__token *t = NULL;
-    int rc = word(c, what, &t);
-    if (rc != 0) return rc;
-    int r = to_int64(t->val, out);
-    if (r == 1) return 0;
-    if (r < 0) return cerr(c, t, "number does not fit in 64 bits (%s)", what);
-    return cerr(c, t, "expected %s, found %s", what, quoted(c->p, t->val));
-}
-
-static int end(cursor *c) {
-    weir__token *t = peek(c);
-    return t != NULL ? cerr(c, t, "unexpected text after the step") : 0;
-}
-
-/* A copy in the file's arena (NUL-terminated), so it outlives the line. */
-static int keep(parser *p, weir_bytes v, weir_bytes *out) {
-    uint8_t *m = weir__arena_alloc(&p->f->arena, v.len + 1);
-    if (m == NULL) return WEIR_ENOMEM;
-    if (v.len > 0) memcpy(m, v.data, v.len);
-    m[v.len] = '\0';
-    *out = weir_bytes_of(m, v.len);
-    return 0;
-}
-
-static int keep_string(cursor *c, const char *what, weir_bytes *out) {
-    weir__token *t = NULL;
-    int rc = string(c, what, &t);
-    return rc ? rc : keep(c->p, t->val, out);
+    int rc = weir__string(c, what, &t);
+    return rc ? rc : weir__keep(c->p, t->val, out);
 }
 
 /* RESULT := BYTES | pending | IncompleteReadError partial=BYTES expected=N|none
- *         | LimitOverrunError consumed=N | ValueError | RuntimeError | error BYTES */
-static int result(cursor *c, weir__outcome *o) {
+ *         | LimitOverrunError consumed=N | ValueError | RuntimeError | error BYTES
+ * and in network scenarios (not pending) also
+ *         | eof | ConnectionResetError | ConnectionRefusedError | BrokenPipeError
+ *         | TimeoutError | ok */
+static const struct {
+    const char *word;
+    weir__out_kind kind;
+} net_results[] = {
+    {"eof", WEIR__OUT_EOF},
+    {"ConnectionResetError", WEIR__OUT_RESET},
+    {"ConnectionRefusedError", WEIR__OUT_REFUSED},
+    {"BrokenPipeError", WEIR__OUT_BROKEN_PIPE},
+    {"TimeoutError", WEIR__OUT_TIMEOUT},
+    {"ok", WEIR__OUT_OK},
+};
+
+/* In a network scenario IncompleteReadError and LimitOverrunError may come without their
+ * details, meaning any error of that kind (what a program under test returns has none). */
+static bool bare_form(weir__cursor *c, bool limit) {
+    weir__token *u = weir__peek(c);
+    if (u == NULL || u->kind != WEIR__TOK_WORD) return true;
+    /* partial="..." starts the details; a run's check partial=N does not. */
+    if (!limit) return !weir__word_is(u, "partial=");
+    return u->val.len < 9 || memcmp(u->val.data, "consumed=", 9) != 0;
+}
+
+int weir__result(weir__cursor *c, weir__outcome *o, bool net) {
     weir__token *t = NULL, *u = NULL;
     weir_bytes rest;
-    int rc = next(c, "a result", &t);
-    if (rc == 0) rc = separated(c, t);
+    int rc = weir__next(c, "a result", &t);
+    if (rc == 0) rc = weir__separated(c, t);
     if (rc != 0) return rc;
     if (t->kind == WEIR__TOK_STR) {
         o->kind = WEIR__OUT_BYTES;
-        return keep(c->p, t->val, &o->bytes);
+        return weir__keep(c->p, t->val, &o->bytes);
     }
-    if (word_is(t, "pending"))
+    for (size_t i = 0; net && i < sizeof net_results / sizeof net_results[0]; i++) {
+        if (weir__word_is(t, net_results[i].word)) {
+            o->kind = net_results[i].kind;
+            return 0;
+        }
+    }
+    if (net && weir__word_rest(t, "WEIR_E", &rest)) {
+        int code = 0;
+        if (!weir__code_by_name(t->val, &code))
+            return weir__cerr(c, t, "unknown error code %s", weir__quoted(c->p, t->val));
+        o->kind = WEIR__OUT_CODE;
+        o->num = code;
+        return 0;
+    }
+    if (net && (weir__word_is(t, "IncompleteReadError") || weir__word_is(t, "LimitOverrunError")) &&
+        bare_form(c, weir__word_is(t, "LimitOverrunError"))) {
+        o->kind = weir__word_is(t, "LimitOverrunError") ? WEIR__OUT_LIMIT : WEIR__OUT_INCOMPLETE;
+        o->any = true;
+        return 0;
+    }
+    if (weir__word_is(t, "pending") && net)
+        return weir__cerr(c, t,
+                          "a network step always completes; to check that nothing "
+                          "arrives, expect TimeoutError within a time");
+    if (weir__word_is(t, "pending"))
         o->kind = WEIR__OUT_PENDING;
-    else if (word_is(t, "ValueError"))
+    else if (weir__word_is(t, "ValueError"))
         o->kind = WEIR__OUT_VALUE_ERROR;
-    else if (word_is(t, "RuntimeError"))
+    else if (weir__word_is(t, "RuntimeError"))
         o->kind = WEIR__OUT_RUNTIME_ERROR;
-    else if (word_is(t, "error")) {
+    else if (weir__word_is(t, "error")) {
         o->kind = WEIR__OUT_ERROR;
         return keep_string(c, "the error message (a string)", &o->bytes);
-    } else if (word_is(t, "LimitOverrunError")) {
+    } else if (weir__word_is(t, "LimitOverrunError")) {
         o->kind = WEIR__OUT_LIMIT;
-        if ((rc = word(c, "consumed=N", &u)) != 0) return rc;
-        if (!word_rest(u, "consumed=", &rest)) return cerr(c, u, "expected consumed=N");
+        if ((rc = weir__word(c, "consumed=N", &u)) != 0) return rc;
+        if (!weir__word_rest(u, "consumed=", &rest)) return weir__cerr(c, u, "expected consumed=N");
         return number(c, u, rest, "consumed=N", &o->num);
-    } else if (word_is(t, "IncompleteReadError")) {
+    } else if (weir__word_is(t, "IncompleteReadError")) {
         o->kind = WEIR__OUT_INCOMPLETE;
-        if ((rc = word(c, "partial=\"...\"", &u)) != 0) return rc;
-        if (!word_is(u, "partial=")) return cerr(c, u, "expected partial=\"...\"");
-        if ((rc = next(c, "partial=\"...\"", &u)) != 0) return rc;
+        if ((rc = weir__word(c, "partial=\"...\"", &u)) != 0) return rc;
+        if (!weir__word_is(u, "partial=")) return weir__cerr(c, u, "expected partial=\"...\"");
+        if ((rc = weir__next(c, "partial=\"...\"", &u)) != 0) return rc;
         if (u->kind != WEIR__TOK_STR || !u->glued)
-            return cerr(c, u, "expected a string right after partial=");
-        if ((rc = keep(c->p, u->val, &o->bytes)) != 0) return rc;
-        if ((rc = word(c, "expected=N or expected=none", &u)) != 0) return rc;
-        if (!word_rest(u, "expected=", &rest))
-            return cerr(c, u, "expected expected=N or expected=none");
+            return weir__cerr(c, u, "expected a string right after partial=");
+        if ((rc = weir__keep(c->p, u->val, &o->bytes)) != 0) return rc;
+        if ((rc = weir__word(c, "expected=N or expected=none", &u)) != 0) return rc;
+        if (!weir__word_rest(u, "expected=", &rest))
+            return weir__cerr(c, u, "expected expected=N or expected=none");
         if (rest.len == 4 && memcmp(rest.data, "none", 4) == 0) {
             o->none = true;
             return 0;
         }
-        if (to_int64(rest, &o->num) == 0) return cerr(c, u, "expected expected=N or expected=none");
+        if (weir__to_int64(rest, &o->num) == 0)
+            return weir__cerr(c, u, "expected expected=N or expected=none");
         return number(c, u, rest, "expected=N", &o->num);
     } else {
-        return cerr(c, t, "unknown result %s", quoted(c->p, t->val));
+        return weir__cerr(c, t, "unknown result %s", weir__quoted(c->p, t->val));
     }
     return 0;
 }
 
 /* The expectation after `=>` of a step of kind k; c holds the tokens after the arrow. */
-static int expectation(cursor *c, weir__step_kind k, weir__outcome *o) {
-    weir__token *first = peek(c), *t = NULL;
+static int expectation(weir__cursor *c, weir__step_kind k, weir__outcome *o) {
+    weir__token *first = weir__peek(c), *t = NULL;
     int rc;
-    if (first == NULL) return cerr(c, NULL, "missing result after =>");
+    if (first == NULL) return weir__cerr(c, NULL, "missing result after =>");
     switch (k) {
         case WEIR__STEP_READER:
-            if ((rc = word(c, "ValueError", &t)) != 0) return rc;
-            if (!word_is(t, "ValueError"))
-                return cerr(c, first, "`reader` can only expect ValueError");
+            if ((rc = weir__word(c, "ValueError", &t)) != 0) return rc;
+            if (!weir__word_is(t, "ValueError"))
+                return weir__cerr(c, first, "`reader` can only expect ValueError");
             o->kind = WEIR__OUT_VALUE_ERROR;
             break;
         case WEIR__STEP_FEED:
-            if ((rc = word(c, "AssertionError", &t)) != 0) return rc;
-            if (!word_is(t, "AssertionError"))
-                return cerr(c, first, "`feed` can only expect AssertionError");
+            if ((rc = weir__word(c, "AssertionError", &t)) != 0) return rc;
+            if (!weir__word_is(t, "AssertionError"))
+                return weir__cerr(c, first, "`feed` can only expect AssertionError");
             o->kind = WEIR__OUT_ASSERTION_ERROR;
             break;
         case WEIR__STEP_AT_EOF:
         case WEIR__STEP_PAUSED:
-            if ((rc = word(c, "true or false", &t)) != 0) return rc;
-            if (word_is(t, "true"))
+            if ((rc = weir__word(c, "true or false", &t)) != 0) return rc;
+            if (weir__word_is(t, "true"))
                 o->kind = WEIR__OUT_TRUE;
-            else if (word_is(t, "false"))
+            else if (weir__word_is(t, "false"))
                 o->kind = WEIR__OUT_FALSE;
             else
-                return cerr(c, first, "expected true or false");
+                return weir__cerr(c, first, "expected true or false");
             break;
         case WEIR__STEP_BUFFERED:
             o->kind = WEIR__OUT_COUNT;
-            if ((rc = integer(c, "a byte count", &o->num)) != 0) return rc;
+            if ((rc = weir__integer(c, "a byte count", &o->num)) != 0) return rc;
             break;
         case WEIR__STEP_EXCEPTION:
-            if ((rc = word(c, "none or error", &t)) != 0) return rc;
-            if (word_is(t, "none")) {
+            if ((rc = weir__word(c, "none or error", &t)) != 0) return rc;
+            if (weir__word_is(t, "none")) {
                 o->kind = WEIR__OUT_EXC_NONE;
-            } else if (word_is(t, "error")) {
+            } else if (weir__word_is(t, "error")) {
                 o->kind = WEIR__OUT_ERROR;
                 if ((rc = keep_string(c, "the error message (a string)", &o->bytes)) != 0)
                     return rc;
             } else {
-                return cerr(c, t, "expected none or error \"...\"");
+                return weir__cerr(c, t, "expected none or error \"...\"");
             }
             break;
         default:
-            if ((rc = result(c, o)) != 0) return rc;
+            if ((rc = weir__result(c, o, false)) != 0) return rc;
     }
-    return end(c);
+    return weir__end(c);
 }
 
-/* The arguments of a step, after its keyword. */
-static int arguments(cursor *c, weir__step *s) {
+int weir__read_arguments(weir__cursor *c, weir__step *s) {
     weir__token *t = NULL;
-    weir_bytes rest;
     int rc;
     switch (s->kind) {
-        case WEIR__STEP_READER:
-            if ((rc = word(c, "limit=N", &t)) != 0) return rc;
-            if (!word_rest(t, "limit=", &rest)) return cerr(c, t, "expected limit=N");
-            return number(c, t, rest, "limit=N", &s->n);
-        case WEIR__STEP_FEED:
-        case WEIR__STEP_FAIL:
-            return keep_string(c, "a string", &s->data);
         case WEIR__STEP_READ:
         case WEIR__STEP_READEXACTLY:
-            return integer(c, "an integer", &s->n);
+            return weir__integer(c, "an integer", &s->n);
         case WEIR__STEP_READUNTIL: {
-            t = peek(c);
-            if (t != NULL && word_is(t, "()")) return word(c, "()", &t);
+            t = weir__peek(c);
+            if (t != NULL && weir__word_is(t, "()")) return weir__word(c, "()", &t);
             weir_bytes seps[WEIR_SCENARIO_MAX_SEPARATORS];
             size_t n = 0;
-            while ((t = peek(c)) != NULL && t->kind == WEIR__TOK_STR) {
+            while ((t = weir__peek(c)) != NULL && t->kind == WEIR__TOK_STR) {
                 if (n == WEIR_SCENARIO_MAX_SEPARATORS)
-                    return cerr(c, t, "too many separators (at most %d)",
-                                WEIR_SCENARIO_MAX_SEPARATORS);
-                if ((rc = string(c, "a separator", &t)) != 0) return rc;
+                    return weir__cerr(c, t, "too many separators (at most %d)",
+                                      WEIR_SCENARIO_MAX_SEPARATORS);
+                if ((rc = weir__string(c, "a separator", &t)) != 0) return rc;
                 seps[n++] = t->val;
             }
-            if (n == 0) return cerr(c, t, "readuntil needs a separator string or ()");
+            if (n == 0) return weir__cerr(c, t, "readuntil needs a separator string or ()");
             weir_bytes *kept = weir__arena_alloc(&c->p->f->arena, n * sizeof *kept);
             if (kept == NULL) return WEIR_ENOMEM;
             for (size_t i = 0; i < n; i++)
-                if ((rc = keep(c->p, seps[i], &kept[i])) != 0) return rc;
+                if ((rc = weir__keep(c->p, seps[i], &kept[i])) != 0) return rc;
             s->seps = kept;
             s->nseps = n;
             return 0;
@@ -300,16 +211,35 @@ static int arguments(cursor *c, weir__step *s) {
     }
 }
 
-static int new_scenario(parser *p, cursor *head, const weir__token *kw, weir__token *arrow) {
+/* The arguments of a step, after its keyword. */
+static int arguments(weir__cursor *c, weir__step *s) {
+    weir__token *t = NULL;
+    weir_bytes rest;
+    int rc;
+    switch (s->kind) {
+        case WEIR__STEP_READER:
+            if ((rc = weir__word(c, "limit=N", &t)) != 0) return rc;
+            if (!weir__word_rest(t, "limit=", &rest)) return weir__cerr(c, t, "expected limit=N");
+            return number(c, t, rest, "limit=N", &s->n);
+        case WEIR__STEP_FEED:
+        case WEIR__STEP_FAIL:
+            return keep_string(c, "a string", &s->data);
+        default:
+            return weir__read_arguments(c, s);
+    }
+}
+
+static int new_scenario(weir__parser *p, weir__cursor *head, const weir__token *kw,
+                        weir__token *arrow) {
     weir__token *name = NULL;
-    int rc = word(head, "a scenario name", &name);
-    if (rc == 0) rc = end(head);
+    int rc = weir__word(head, "a scenario name", &name);
+    if (rc == 0) rc = weir__end(head);
     if (rc != 0) return rc;
-    if (arrow != NULL) return cerr(head, arrow, "scenario takes no result");
+    if (arrow != NULL) return weir__cerr(head, arrow, "scenario takes no result");
     weir_scenario_file *f = p->f;
     if (f->count == WEIR_SCENARIO_MAX_SCENARIOS)
-        return cerr(head, kw, "too many scenarios in one file (at most %d)",
-                    WEIR_SCENARIO_MAX_SCENARIOS);
+        return weir__cerr(head, kw, "too many scenarios in one file (at most %d)",
+                          WEIR_SCENARIO_MAX_SCENARIOS);
     if (f->count == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 16;
         weir__scenario *sc = realloc(f->scenarios, cap * sizeof *sc);
@@ -320,17 +250,18 @@ static int new_scenario(parser *p, cursor *head, const weir__token *kw, weir__to
     weir__scenario *sc = &f->scenarios[f->count];
     memset(sc, 0, sizeof *sc);
     sc->line = p->lineno;
-    if ((rc = keep(p, name->val, &sc->name)) != 0) return rc;
+    if ((rc = weir__keep(p, name->val, &sc->name)) != 0) return rc;
     f->count++;
     p->cur = sc;
     return 0;
 }
 
-static int append_step(parser *p, cursor *head, const weir__token *kw, const weir__step *s) {
+int weir__append_step(weir__parser *p, weir__cursor *head, const weir__token *kw,
+                      const weir__step *s) {
     weir__scenario *sc = p->cur;
     if (sc->nsteps == WEIR_SCENARIO_MAX_STEPS)
-        return cerr(head, kw, "too many steps in one scenario (at most %d)",
-                    WEIR_SCENARIO_MAX_STEPS);
+        return weir__cerr(head, kw, "too many steps in one scenario (at most %d)",
+                          WEIR_SCENARIO_MAX_STEPS);
     if (sc->nsteps == sc->cap) {
         size_t cap = sc->cap ? sc->cap * 2 : 16;
         weir__step *st = realloc(sc->steps, cap * sizeof *st);
@@ -344,7 +275,7 @@ static int append_step(parser *p, cursor *head, const weir__token *kw, const wei
 
 static bool lookup_keyword(const weir__token *kw, weir__step_kind *k) {
     for (int i = WEIR__STEP_READER; i <= WEIR__STEP_AWAIT; i++) {
-        if (word_is(kw, weir__step_keyword((weir__step_kind)i))) {
+        if (weir__word_is(kw, weir__step_keyword((weir__step_kind)i))) {
             *k = (weir__step_kind)i;
             return true;
         }
@@ -352,45 +283,50 @@ static bool lookup_keyword(const weir__token *kw, weir__step_kind *k) {
     return false;
 }
 
-static int parse_line(parser *p, const uint8_t *line, size_t len) {
+static int parse_line(weir__parser *p, const uint8_t *line, size_t len) {
     weir__lexed *lx = &p->lx;
     int rc = weir__lex_line(line, len, p->lineno, lx, p->err);
     if (rc != 0 || lx->ntoks == 0) return rc;
 
     size_t arrow = lx->ntoks;
     for (size_t i = 0; i < lx->ntoks && arrow == lx->ntoks; i++)
-        if (word_is(&lx->toks[i], "=>")) arrow = i;
+        if (weir__word_is(&lx->toks[i], "=>")) arrow = i;
     weir__token *arrow_tok = arrow < lx->ntoks ? &lx->toks[arrow] : NULL;
-    cursor head = {p, lx->toks, arrow, 0, arrow_tok != NULL ? arrow_tok->col : lx->eol};
+    weir__cursor head = {p, lx->toks, arrow, 0, arrow_tok != NULL ? arrow_tok->col : lx->eol};
 
-    weir__token *kw = peek(&head);
+    weir__token *kw = weir__peek(&head);
     if (kw == NULL || kw->kind != WEIR__TOK_WORD)
-        return cerr(&head, kw != NULL ? kw : &lx->toks[0], "expected a step keyword");
+        return weir__cerr(&head, kw != NULL ? kw : &lx->toks[0], "expected a step keyword");
     head.pos = 1;
-    if (word_is(kw, "scenario")) return new_scenario(p, &head, kw, arrow_tok);
+    if (weir__word_is(kw, "scenario")) return new_scenario(p, &head, kw, arrow_tok);
+    /* Network scenarios have a grammar of their own (net_parse.c). */
+    if (weir__net_keyword(kw) || (p->cur != NULL && p->cur->network))
+        return weir__parse_net_line(p, &head, kw, arrow_tok);
 
     weir__step s;
     memset(&s, 0, sizeof s);
     s.line = p->lineno;
-    if (!lookup_keyword(kw, &s.kind)) return cerr(&head, kw, "unknown step %s", quoted(p, kw->val));
-    if (p->cur == NULL) return cerr(&head, kw, "step before the first `scenario` line");
-    if ((rc = arguments(&head, &s)) != 0 || (rc = end(&head)) != 0) return rc;
+    s.peer = -1;
+    if (!lookup_keyword(kw, &s.kind))
+        return weir__cerr(&head, kw, "unknown step %s", weir__quoted(p, kw->val));
+    if (p->cur == NULL) return weir__cerr(&head, kw, "step before the first `scenario` line");
+    if ((rc = arguments(&head, &s)) != 0 || (rc = weir__end(&head)) != 0) return rc;
     if (s.kind == WEIR__STEP_READER && p->cur->nsteps > 0)
-        return cerr(&head, kw, "`reader` must be the first step of a scenario");
+        return weir__cerr(&head, kw, "`reader` must be the first step of a scenario");
 
     if (arrow_tok != NULL) {
-        cursor res = {p, arrow_tok + 1, lx->ntoks - arrow - 1, 0, lx->eol};
-        if (res.n == 0) return cerr(&res, NULL, "missing result after =>");
+        weir__cursor res = {p, arrow_tok + 1, lx->ntoks - arrow - 1, 0, lx->eol};
+        if (res.n == 0) return weir__cerr(&res, NULL, "missing result after =>");
         if (s.kind == WEIR__STEP_EOF || s.kind == WEIR__STEP_FAIL)
-            return cerr(&head, arrow_tok, "`%s` takes no result", weir__step_keyword(s.kind));
+            return weir__cerr(&head, arrow_tok, "`%s` takes no result", weir__step_keyword(s.kind));
         if ((rc = expectation(&res, s.kind, &s.expect)) != 0) return rc;
     } else if (s.kind >= WEIR__STEP_AT_EOF) {
-        return cerr(&head, NULL, "`%s` needs `=> ...`", weir__step_keyword(s.kind));
+        return weir__cerr(&head, NULL, "`%s` needs `=> ...`", weir__step_keyword(s.kind));
     }
-    return append_step(p, &head, kw, &s);
+    return weir__append_step(p, &head, kw, &s);
 }
 
-static int parse_lines(parser *p, const uint8_t *data, size_t len) {
+static int parse_lines(weir__parser *p, const uint8_t *data, size_t len) {
     size_t pos = 0;
     /* Like Python's split("\n"): n newlines make n + 1 lines, the last one maybe empty. */
     for (;;) {
@@ -425,7 +361,7 @@ int weir_scenario_parse(const void *data, size_t len, const char *name, weir_sce
     if (len > WEIR_SCENARIO_MAX_INPUT)
         return weir__syntax_error(err, 1, 0, "file larger than %u bytes", WEIR_SCENARIO_MAX_INPUT);
 
-    parser p;
+    weir__parser p;
     memset(&p, 0, sizeof p);
     p.err = err;
     p.f = calloc(1, sizeof *p.f);
@@ -437,6 +373,7 @@ int weir_scenario_parse(const void *data, size_t len, const char *name, weir_sce
     free(p.lx.toks);
     weir__buf_free(&p.lx.scratch);
     weir__buf_free(&p.msg);
+    weir__buf_free(&p.text);
     if (rc != 0) {
         weir_scenario_file_free(p.f);
         return rc;

@@ -125,7 +125,7 @@ static int start_read(run *R, const weir__step *s, read_rec **out) {
 /* ---- steps -------------------------------------------------------------------------- */
 
 static weir__outcome boolean(bool v) {
-    weir__outcome o = {v ? WEIR__OUT_TRUE : WEIR__OUT_FALSE, {NULL, 0}, 0, false};
+    weir__outcome o = {v ? WEIR__OUT_TRUE : WEIR__OUT_FALSE, {NULL, 0}, 0, false, false};
     return o;
 }
 

@@ -69,6 +69,24 @@ typedef enum weir__step_kind {
     WEIR__STEP_PAUSED,
     WEIR__STEP_EXCEPTION,
     WEIR__STEP_AWAIT,
+    /* network scenarios (docs/scenarios.md, "Network scenarios"): declarations */
+    WEIR__STEP_HOST,
+    WEIR__STEP_LINK,
+    WEIR__STEP_FAULT,
+    WEIR__STEP_SERVER,
+    WEIR__STEP_PEER,
+    WEIR__STEP_RUN,
+    /* a peer's actions ("NAME: ..."); a peer also has read, readline, readexactly,
+     * readuntil, and eof (write_eof) */
+    WEIR__STEP_CONNECT,
+    WEIR__STEP_ACCEPT,
+    WEIR__STEP_SEND,
+    WEIR__STEP_WRITE,
+    WEIR__STEP_DRAIN,
+    WEIR__STEP_SLEEP,
+    WEIR__STEP_EXPECT, /* expect BYTES | expect eof | expect reset */
+    WEIR__STEP_CLOSE,
+    WEIR__STEP_ABORT,
 } weir__step_kind;
 
 /* The keyword of a step kind ("readexactly"). */
@@ -92,6 +110,14 @@ typedef enum weir__out_kind {
     WEIR__OUT_COUNT,           /* N (buffered) */
     WEIR__OUT_EXC_NONE,        /* none (exception getter) */
     WEIR__OUT_UNEXPECTED,      /* run time only: a code the language has no name for */
+    /* network scenarios only */
+    WEIR__OUT_EOF,         /* eof: a read found the end of the stream */
+    WEIR__OUT_RESET,       /* ConnectionResetError */
+    WEIR__OUT_REFUSED,     /* ConnectionRefusedError */
+    WEIR__OUT_BROKEN_PIPE, /* BrokenPipeError */
+    WEIR__OUT_TIMEOUT,     /* TimeoutError: the step's `within` deadline passed */
+    WEIR__OUT_OK,          /* ok: a program under test returned 0 */
+    WEIR__OUT_CODE,        /* WEIR_E...: an error code by its name (num) */
 } weir__out_kind;
 
 typedef struct weir__outcome {
@@ -99,6 +125,7 @@ typedef struct weir__outcome {
     weir_bytes bytes; /* BYTES; INCOMPLETE: partial; ERROR: the message */
     int64_t num;      /* INCOMPLETE: expected; LIMIT: consumed; COUNT; UNEXPECTED: the code */
     bool none;        /* INCOMPLETE: expected=none */
+    bool any;         /* INCOMPLETE, LIMIT written without details: any of that kind */
 } weir__outcome;
 
 /* Equal as the language compares them (the same canonical text). */
@@ -106,15 +133,68 @@ bool weir__outcome_eq(const weir__outcome *a, const weir__outcome *b);
 /* Canonical text: "pending", "LimitOverrunError consumed=3", "\"ab\"", ...; NONE is
  * "success". */
 int weir__fmt_outcome(weir__buf *b, const weir__outcome *o);
+/* codes.c: error codes by name ("WEIR_ECONNRESET", and the bundled handlers' own such as
+ * "WEIR_EMISMATCH"). The name of a code (weir_errname's "WEIR_E?" for one without), and a
+ * name's code: true and *code, or false. */
+const char *weir__code_name(int code);
+bool weir__code_by_name(weir_bytes name, int *code);
+/* A duration as the language writes it: "0", "5ms", "1500us", "7ns" (the largest unit
+ * that divides it). */
+int weir__fmt_duration(weir__buf *b, int64_t ns);
+
+/* A value of a network declaration: fixed (lo == hi) or a range drawn per seed. */
+typedef struct weir__range {
+    bool set;
+    int64_t lo, hi;
+} weir__range;
+
+/* KEY=VALUE handed to a handler. */
+typedef struct weir__arg {
+    weir_bytes key, value; /* NUL-terminated */
+} weir__arg;
+
+/* What a network declaration says (host, link, fault, server, peer, run). */
+typedef struct weir__decl {
+    weir_bytes name;     /* host, peer: the name */
+    weir_bytes addrs;    /* host: "ADDR,ADDR", or empty */
+    weir_bytes from, to; /* link, fault: host names or "*" */
+    bool both_ways;      /* link A <-> B */
+    /* link */
+    weir__range latency, jitter, bandwidth, segment, window, connect_delay;
+    /* fault */
+    int fault;    /* a weir_sim_fault_kind */
+    int64_t port; /* fault: 0 = any; server, peer: the port */
+    weir__range at, after, nth, duration, bytes;
+    weir_bytes pattern;
+    bool has_pattern;
+    double p; /* 0 = off */
+    /* server, peer, run */
+    weir_bytes host;    /* where it runs */
+    weir_bytes handler; /* server, run */
+    const weir__arg *args;
+    size_t nargs;
+    bool listen;       /* peer: listens (else connects) */
+    weir_bytes target; /* peer connect: the name or address it connects to */
+    size_t nsteps;     /* peer: its steps */
+} weir__decl;
 
 typedef struct weir__step {
     weir__step_kind kind;
     int line;
-    int64_t n;              /* reader: limit; read, readexactly: n */
-    weir_bytes data;        /* feed, fail: the bytes */
+    int64_t n;              /* reader: limit; read, readexactly: n; sleep: ns */
+    weir_bytes data;        /* feed, fail, send, write, expect: the bytes */
     const weir_bytes *seps; /* readuntil: nseps separators (0: the empty tuple) */
     size_t nseps;
     weir__outcome expect; /* kind NONE when the line has no `=>` */
+    /* network scenarios */
+    int peer;        /* a peer's step: the peer's index; -1 otherwise */
+    uint64_t repeat; /* send, write, expect: data repeated this many times */
+    bool has_at, has_within, has_after;
+    int64_t at, within, after; /* ns: start at; complete within / no sooner than */
+    const weir__decl *decl;    /* declarations */
+    const weir__arg *checks;   /* run: KEY=N checks of the client's result after `=> RESULT` */
+    size_t nchecks;
+    weir_bytes text; /* a network step's canonical text, without `=> ...` */
 } weir__step;
 
 /* The step as the file would canonically spell it, without its expectation
@@ -127,6 +207,11 @@ typedef struct weir__scenario {
     weir__step *steps;
     size_t nsteps;
     size_t cap;
+    bool network; /* it declares hosts: it runs on a simulator */
+    /* network: indices into steps of the host and peer declarations, for looking names up */
+    size_t *hosts, nhosts, cap_hosts;
+    size_t *peers, npeers, cap_peers;
+    size_t nactors; /* servers, peers and runs */
 } weir__scenario;
 
 struct weir_scenario_file {

@@ -4,14 +4,21 @@
 #include "runner/run_internal.h"
 
 static unsigned flags_of(const weir_scenario_opts *opts) { return opts != NULL ? opts->flags : 0; }
+/* Without options, the seed `weir run` uses by default. */
+static uint64_t seed_of(const weir_scenario_opts *opts) { return opts != NULL ? opts->seed : 1; }
 
-int weir_scenario_run(const weir_scenario_file *f, size_t i, const weir_scenario_opts *opts,
-                      FILE *diag) {
+int weir_scenario_run_ex(const weir_scenario_file *f, size_t i, const weir_scenario_opts *opts,
+                         FILE *diag, weir_scenario_result *result) {
     weir__buf d = {0};
-    int rc = weir__scenario_run(f, i, flags_of(opts), &d);
+    int rc = weir__scenario_exec(f, i, flags_of(opts), seed_of(opts), &d, result);
     if (diag != NULL && d.len > 0) fwrite(d.data, 1, d.len, diag);
     weir__buf_free(&d);
     return rc;
+}
+
+int weir_scenario_run(const weir_scenario_file *f, size_t i, const weir_scenario_opts *opts,
+                      FILE *diag) {
+    return weir_scenario_run_ex(f, i, opts, diag, NULL);
 }
 
 /* A scenario name on a TAP line: bytes a terminal or a TAP parser could trip over
@@ -37,7 +44,7 @@ int weir_scenario_run_tap(weir_scenario_file *const *files, size_t nfiles,
         const weir_scenario_file *f = files[j];
         for (size_t i = 0; i < f->count; i++) {
             weir__buf_reset(&diag);
-            rc = weir__scenario_run(f, i, flags_of(opts), &diag);
+            rc = weir__scenario_exec(f, i, flags_of(opts), seed_of(opts), &diag, NULL);
             if (rc < 0) {
                 fprintf(out, "Bail out! %s: %s: %s\n", f->name,
                         (const char *)f->scenarios[i].name.data, weir_strerror(rc));

@@ -43,6 +43,7 @@ enum {
     WEIR_EIO = -24,          /* an OS error without a closer code (see the message) */
     WEIR_EMISMATCH = -25,    /* the peer sent something else than expected (line client) */
     WEIR_EMALFORMED = -26,   /* malformed protocol data (HTTP head: the message says what) */
+    WEIR_ETLS = -27,         /* TLS failed: handshake, verification, or a protocol error */
     /* Codes at or below WEIR_EUSER are the application's own, e.g. for
      * weir_reader_set_exception(). weir_strerror() names them "application error". */
     WEIR_EUSER = -1000

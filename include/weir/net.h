@@ -28,9 +28,11 @@ typedef struct weir_open_opts {
     int64_t limit;               /* reader limit; 0 = WEIR_DEFAULT_LIMIT */
     const char *local_host;      /* bind before connecting; NULL = any */
     int local_port;
-    void *tls;                   /* a TLS client context (issue 4); NULL = plain */
+    struct weir_tls_ctx *tls;    /* a TLS client context (weir/tls.h); NULL = plain */
     const char *server_hostname; /* SNI / verification name; NULL = host */
     int64_t connect_timeout;     /* ns; 0 = none beyond the task's deadline */
+    int64_t tls_handshake_timeout; /* ns; 0 = 60 s */
+    int64_t tls_shutdown_timeout;  /* ns; 0 = 30 s */
 } weir_open_opts;
 
 /* open_connection: connect from the running task (it blocks until connected) and return a
@@ -43,6 +45,13 @@ int weir_open_connection(const char *host, int port, const weir_open_opts *opts,
 int weir_open_unix_connection(const char *path, const weir_open_opts *opts, weir_reader **r,
                               weir_writer **w);
 
+/* asyncio's sock=: put a reader and a writer on an already-connected stream socket (TCP,
+ * Unix, one end of a socketpair). loop NULL = the running task's loop. The connection owns
+ * fd from then on. WEIR_EINVAL, WEIR_ENOTSUP (the backend has no sockets, e.g. the
+ * simulator), WEIR_ENOMEM. Does not block. */
+int weir_open_connection_fd(weir_loop *loop, int fd, const weir_open_opts *opts,
+                            weir_reader **r, weir_writer **w);
+
 /* A connection handler: runs in its own task for each accepted connection. When it returns,
  * the server closes the writer (if the handler did not), waits for the connection to go and
  * frees it; the handler must not free it. Its return value is ignored. */
@@ -53,7 +62,9 @@ typedef struct weir_server_opts {
     int backlog;        /* 0 = 100 (asyncio's default) */
     bool reuse_address;
     bool reuse_port;
-    void *tls;          /* a TLS server context (issue 4); NULL = plain */
+    struct weir_tls_ctx *tls;      /* a TLS server context (weir/tls.h); NULL = plain */
+    int64_t tls_handshake_timeout; /* ns; 0 = 60 s */
+    int64_t tls_shutdown_timeout;  /* ns; 0 = 30 s */
 } weir_server_opts;
 
 typedef struct weir_server weir_server;
@@ -106,6 +117,8 @@ typedef struct weir_net_ops {
     int (*listener_port)(void *impl, weir_listener *l);
     /* Stop accepting and release the listener; no on_accept call follows. */
     void (*listener_close)(void *impl, weir_listener *l);
+    /* Optional: a transport on an already-connected socket (weir_open_connection_fd). */
+    int (*adopt)(void *impl, weir_loop *loop, int fd, weir_transport **out);
 } weir_net_ops;
 
 #ifdef __cplusplus

@@ -1,8 +1,9 @@
 /* weir/scenario.h - parse and run scenario files (docs/scenarios.md).
  *
  * A scenario file scripts a stream reader step by step and states what each step must
- * produce. This is the library behind `weir run`, public so that a test binary of your own
- * can load scenario files and report them as TAP:
+ * produce; a network scenario declares hosts, links, faults, servers and scripted peers and
+ * runs the program under test on a seeded simulator (weir/sim.h). This is the library behind `weir
+ * run`, public so that a test binary of your own can load scenario files and report them as TAP:
  *
  *   weir_scenario_file *f;
  *   weir_scenario_error err;
@@ -36,6 +37,8 @@ extern "C" {
 #define WEIR_SCENARIO_MAX_SEPARATORS 256    /* separators in one readuntil */
 #define WEIR_SCENARIO_MAX_SCENARIOS 100000  /* scenarios in one file */
 #define WEIR_SCENARIO_MAX_STEPS 100000      /* steps in one scenario */
+#define WEIR_SCENARIO_MAX_HOSTS 256         /* hosts in one network scenario */
+#define WEIR_SCENARIO_MAX_ACTORS 256        /* servers, peers and runs in one scenario */
 
 /* A parsed file: its scenarios and their steps. Immutable once parsed. */
 typedef struct weir_scenario_file weir_scenario_file;
@@ -67,23 +70,46 @@ size_t weir_scenario_count(const weir_scenario_file *f);
 const char *weir_scenario_name(const weir_scenario_file *f, size_t i);
 int weir_scenario_line(const weir_scenario_file *f, size_t i);
 
-/* Options for running. NULL means all defaults. */
+/* Options for running. NULL means all defaults (no flags, seed 1: what `weir run` uses). */
 enum {
     /* Also trace every step with what it produced, as TAP comment lines. */
     WEIR_SCENARIO_VERBOSE = 1u << 0,
+    /* Network scenarios: append the run's timeline (weir_sim_trace_write) and its hash. */
+    WEIR_SCENARIO_TRACE = 1u << 1,
+    /* Network scenarios: run twice with the same seed and compare the traces record by
+     * record; a difference fails the scenario and shows the first differing record of both
+     * runs, otherwise "deterministic (hash 0x...)" is reported. */
+    WEIR_SCENARIO_CHECK_DETERMINISM = 1u << 2,
 };
 typedef struct weir_scenario_opts {
     unsigned flags; /* WEIR_SCENARIO_* */
+    uint64_t seed;  /* network scenarios: the simulator's seed (reader scenarios have none) */
 } weir_scenario_opts;
 
-/* Run scenario i of f on a fresh virtual loop and reader. 1 if it passed, 0 if it failed,
+/* What one run of a scenario gave, besides passing or failing. */
+typedef struct weir_scenario_result {
+    bool network;        /* a network scenario: it ran on a simulator */
+    uint64_t trace_hash; /* network: the hash of the run's trace (weir_sim_trace_hash) */
+    size_t trace_records;
+    bool deterministic; /* WEIR_SCENARIO_CHECK_DETERMINISM: both runs gave the same trace */
+} weir_scenario_result;
+
+/* Whether scenario i of f is a network scenario (it declares hosts; docs/scenarios.md). */
+bool weir_scenario_is_network(const weir_scenario_file *f, size_t i);
+
+/* Run scenario i of f: a reader scenario on a fresh virtual loop and reader, a network
+ * scenario on a fresh simulator seeded with opts->seed. 1 if it passed, 0 if it failed,
  * or a negative error (WEIR_EINVAL for i out of range, WEIR_ENOMEM). A failure (and, with
  * WEIR_SCENARIO_VERBOSE, the trace) is described on `diag` as "# " lines; diag may be NULL.
  * Stops at the first step that does not match. */
 int weir_scenario_run(const weir_scenario_file *f, size_t i, const weir_scenario_opts *opts,
                       FILE *diag);
+/* The same, also filling *result (may be NULL). */
+int weir_scenario_run_ex(const weir_scenario_file *f, size_t i, const weir_scenario_opts *opts,
+                         FILE *diag, weir_scenario_result *result);
 
-/* Run every scenario of files[0..nfiles) as one TAP stream on `out`: the plan "1..N", then
+/* Run every scenario of files[0..nfiles) (network ones with opts->seed) as one TAP stream
+ * on `out`: the plan "1..N", then
  * "ok K - FILE: NAME" or "not ok K - FILE: NAME" with "# " diagnostics, and a summary
  * comment when anything failed. Returns the number of scenarios that failed, or a negative
  * error (WEIR_ENOMEM), in which case the TAP stream ends early. */

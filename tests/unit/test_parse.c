@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runner/net_internal.h"
 #include "runner/scenario_internal.h"
 #include "tap.h"
 #include "weir/error.h"
@@ -469,8 +470,299 @@ static void test_random_inputs(void) {
     is_int(bad, 0, "30000 random inputs: every answer is a file or a positioned error");
 }
 
+/* ---- network scenarios ------------------------------------------------------------- */
+
+static void test_net_every_line(void) {
+    static const char text[] =
+        "scenario net   # a network scenario\n"
+        "host client 10.0.0.1,fd00::1\n"
+        "host server\n"
+        "link client <-> server latency=1..50ms jitter=0..2ms bandwidth=1MB/s segment=1..7 "
+        "window=4KiB connect_delay=1ms\n"
+        "link * -> server   segment=0\n"
+        "fault reset server -> client port=7 at=10ms after=3..9 pattern=\"a\\nb\" nth=2 p=0.25\n"
+        "fault hold client -> server for=50ms\n"
+        "fault limit_data server -> client bytes=1KB\n"
+        "server server:7 http_responder status=404 body=\"no\\n\"\n"
+        "peer c on client connect server:7\n"
+        "peer s on server listen 81\n"
+        "c: connect at 1ms => ConnectionRefusedError within 5ms\n"
+        "c: send \"ab\" * 3\n"
+        "c: write \"x\"\n"
+        "c: drain\n"
+        "c: sleep 2s\n"
+        "c: expect \"ab\" within 10ms after 1us\n"
+        "c: expect eof\n"
+        "c: expect reset\n"
+        "c: read 4 => eof\n"
+        "c: readline => IncompleteReadError\n"
+        "c: readexactly 2 => IncompleteReadError partial=\"a\" expected=2\n"
+        "c: readuntil \"\\r\\n\" \"\\n\" => LimitOverrunError\n"
+        "c: eof\n"
+        "c: close => BrokenPipeError\n"
+        "s: accept\n"
+        "s: abort\n"
+        "run line_client on client connect=[fd00::1]:7 lines=\"a\\nb\" => ok sent=2 "
+        "received=2 after 1ms\n"
+        "run http_get on client connect=10.0.0.1:7 at 3ms => WEIR_EMALFORMED\n"
+        "c: readline => TimeoutError within 100ms\n";
+    weir_scenario_file *f = NULL;
+    weir_scenario_error err;
+    int rc = PARSE(text, &f, &err);
+    if (!is_int(rc, 0, "a network scenario with every line kind parses")) {
+        printf("#   %d:%d: %s\n", err.line, err.col, err.message);
+        return;
+    }
+    is_int(weir_scenario_is_network(f, 0), 1, "it is a network scenario");
+    char *got = render(f);
+    is_text(got,
+            "1: scenario net\n"
+            "2: host client 10.0.0.1,fd00::1\n"
+            "3: host server\n"
+            "4: link client <-> server latency=1..50ms jitter=0..2ms bandwidth=1MB/s "
+            "segment=1..7 window=4KiB connect_delay=1ms\n"
+            "5: link * -> server segment=0\n"
+            "6: fault reset server -> client port=7 at=10ms after=3..9 pattern=\"a\\nb\" nth=2 "
+            "p=0.25\n"
+            "7: fault hold client -> server for=50ms\n"
+            "8: fault limit_data server -> client bytes=1KB\n"
+            "9: server server:7 http_responder status=404 body=\"no\\n\"\n"
+            "10: peer c on client connect server:7\n"
+            "11: peer s on server listen 81\n"
+            "12: c: connect at 1ms => ConnectionRefusedError\n"
+            "13: c: send \"ab\" * 3\n"
+            "14: c: write \"x\"\n"
+            "15: c: drain\n"
+            "16: c: sleep 2s\n"
+            "17: c: expect \"ab\" => \"ab\"\n"
+            "18: c: expect eof => eof\n"
+            "19: c: expect reset => ConnectionResetError\n"
+            "20: c: read 4 => eof\n"
+            "21: c: readline => IncompleteReadError\n"
+            "22: c: readexactly 2 => IncompleteReadError partial=\"a\" expected=2\n"
+            "23: c: readuntil \"\\r\\n\" \"\\n\" => LimitOverrunError\n"
+            "24: c: eof\n"
+            "25: c: close => BrokenPipeError\n"
+            "26: s: accept\n"
+            "27: s: abort\n"
+            "28: run line_client on client connect=[fd00::1]:7 lines=\"a\\nb\" => ok\n"
+            "29: run http_get on client connect=10.0.0.1:7 at 3ms => WEIR_EMALFORMED\n"
+            "30: c: readline => TimeoutError\n",
+            "each line in canonical form (single spaces, strings re-escaped)");
+    free(got);
+    const weir__scenario *sc = &f->scenarios[0];
+    const weir__decl *link = sc->steps[2].decl;
+    ok(link->both_ways && link->latency.lo == 1000000 && link->latency.hi == 50000000 &&
+           link->jitter.hi == 2000000 && link->bandwidth.lo == 1000000 && link->segment.lo == 1 &&
+           link->segment.hi == 7 && link->window.lo == 4096 && link->connect_delay.lo == 1000000,
+       "link settings: durations in ns, sizes in bytes, ranges kept");
+    const weir__decl *fault = sc->steps[4].decl;
+    ok(fault->fault == 2 && fault->port == 7 && fault->at.lo == 10000000 && fault->after.lo == 3 &&
+           fault->after.hi == 9 && fault->has_pattern && fault->pattern.len == 3 &&
+           fault->nth.lo == 2 && fault->p == 0.25,
+       "fault triggers");
+    ok(sc->steps[6].decl->bytes.lo == 1000 && sc->steps[5].decl->duration.lo == 50000000,
+       "fault effects");
+    const weir__step *conn = &sc->steps[10], *send = &sc->steps[11], *exp = &sc->steps[15];
+    ok(conn->peer == 0 && conn->has_at && conn->at == 1000000 && conn->has_within &&
+           conn->within == 5000000 && !conn->has_after,
+       "at and within");
+    ok(send->repeat == 3 && send->data.len == 2, "a repeated string is kept once, with its count");
+    ok(exp->has_within && exp->has_after && exp->after == 1000, "within and after together");
+    const weir__step *run = &sc->steps[26];
+    ok(run->decl->port == 7 && strcmp((const char *)run->decl->target.data, "fd00::1") == 0 &&
+           run->nchecks == 2 && run->decl->nargs == 2 &&
+           memcmp(run->decl->args[1].value.data, "a\nb", 3) == 0,
+       "run: target from connect=, arguments, result checks");
+    ok(sc->steps[25].peer == 1, "steps know their peer");
+    weir_scenario_file_free(f);
+
+    /* The reader grammar is untouched: network words mean nothing in a reader scenario. */
+    rc = PARSE("scenario r\nfeed \"x\"\nc: send \"x\"\n", &f, &err);
+    ok(rc == WEIR_EINVAL && err.line == 3 && err.col == 1 &&
+           strcmp(err.message, "unknown step 'c:'") == 0,
+       "NAME: in a reader scenario is an unknown step, as before");
+    rc = PARSE("scenario r\nread 1 => ConnectionResetError\n", &f, &err);
+    ok(rc == WEIR_EINVAL && strcmp(err.message, "unknown result 'ConnectionResetError'") == 0,
+       "network results are unknown in a reader scenario");
+    rc = PARSE("scenario r\nfeed \"x\"\nscenario n\nhost a\nscenario r2\neof\n", &f, &err);
+    if (is_int(rc, 0, "reader and network scenarios mix in one file")) {
+        ok(!weir_scenario_is_network(f, 0) && weir_scenario_is_network(f, 1) &&
+               !weir_scenario_is_network(f, 2) && !weir_scenario_is_network(f, 9),
+           "each knows its kind");
+        weir_scenario_file_free(f);
+    }
+}
+
+static void test_net_values(void) {
+    static const struct {
+        const char *text;
+        weir__value_kind kind;
+        int r;
+        int64_t lo, hi;
+    } cases[] = {
+        {"5ms", WEIR__VAL_DURATION, 1, 5000000, 5000000},
+        {"0", WEIR__VAL_DURATION, 1, 0, 0},
+        {"7ns", WEIR__VAL_DURATION, 1, 7, 7},
+        {"3us..2ms", WEIR__VAL_DURATION, 1, 3000, 2000000},
+        {"1..50ms", WEIR__VAL_DURATION, 1, 1000000, 50000000},
+        {"2s", WEIR__VAL_DURATION, 1, 2000000000, 2000000000},
+        {"5", WEIR__VAL_DURATION, 0, 0, 0},
+        {"5m", WEIR__VAL_DURATION, 0, 0, 0},
+        {"-5ms", WEIR__VAL_DURATION, 0, 0, 0},
+        {"ms", WEIR__VAL_DURATION, 0, 0, 0},
+        {"1..", WEIR__VAL_DURATION, 0, 0, 0},
+        {"9..1ms", WEIR__VAL_DURATION, -1, 0, 0},
+        {"9223372037s", WEIR__VAL_DURATION, -1, 0, 0},
+        {"99999999999999999999ms", WEIR__VAL_DURATION, -1, 0, 0},
+        {"4096", WEIR__VAL_SIZE, 1, 4096, 4096},
+        {"64KB", WEIR__VAL_SIZE, 1, 64000, 64000},
+        {"1MiB", WEIR__VAL_SIZE, 1, 1048576, 1048576},
+        {"1..2KiB", WEIR__VAL_SIZE, 1, 1024, 2048},
+        {"1MB/s", WEIR__VAL_SIZE, 0, 0, 0},
+        {"1MB/s", WEIR__VAL_RATE, 1, 1000000, 1000000},
+        {"250/s", WEIR__VAL_RATE, 1, 250, 250},
+        {"3", WEIR__VAL_COUNT, 1, 3, 3},
+        {"2..5", WEIR__VAL_COUNT, 1, 2, 5},
+        {"3KB", WEIR__VAL_COUNT, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        weir__range r = {false, -1, -1};
+        const char *why = NULL;
+        int got = weir__parse_value(weir_bytes_of(cases[i].text, strlen(cases[i].text)),
+                                    cases[i].kind, true, &r, &why);
+        bool good = got == cases[i].r &&
+                    (got != 1 || (r.set && r.lo == cases[i].lo && r.hi == cases[i].hi)) &&
+                    (got >= 0 || why != NULL);
+        ok(good, "value %s -> %d", cases[i].text, cases[i].r);
+        if (!good) printf("#   got %d [%lld, %lld]\n", got, (long long)r.lo, (long long)r.hi);
+    }
+    weir__range r;
+    const char *why = NULL;
+    ok(weir__parse_value(weir_bytes_of("1..2ms", 6), WEIR__VAL_DURATION, false, &r, &why) == -1 &&
+           why != NULL,
+       "a range where none is allowed");
+    static const struct {
+        const char *text;
+        int r;
+        double p;
+    } probs[] = {{"0", 1, 0},           {"1", 1, 1},
+                 {"0.25", 1, 0.25},     {"1.0", 1, 1},
+                 {"1.01", 0, 0},        {".5", 0, 0},
+                 {"0.", 0, 0},          {"2", 0, 0},
+                 {"0.5x", 0, 0},        {"0.123456789", 1, 0.123456789},
+                 {"0.1234567891", 0, 0}};
+    for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++) {
+        double p = -1;
+        int got = weir__parse_probability(weir_bytes_of(probs[i].text, strlen(probs[i].text)), &p);
+        ok(got == probs[i].r && (got == 0 || p == probs[i].p), "probability %s", probs[i].text);
+    }
+}
+
+/* Random network lines after a valid prefix: never a crash, always a file or a positioned
+ * error. */
+static void test_net_random_inputs(void) {
+    static const char *const pieces[] = {
+        "host ",
+        "link ",
+        "fault ",
+        "server ",
+        "peer ",
+        "run ",
+        "c: ",
+        "d: ",
+        "a",
+        "b",
+        "c",
+        " ",
+        "\n",
+        "->",
+        "<->",
+        "*",
+        ":",
+        "7",
+        "0",
+        "..",
+        "ms",
+        "latency=",
+        "segment=",
+        "window=",
+        "bandwidth=",
+        "port=",
+        "at=",
+        "after=",
+        "pattern=",
+        "nth=",
+        "p=",
+        "for=",
+        "bytes=",
+        "on ",
+        "connect ",
+        "listen ",
+        "send ",
+        "expect ",
+        "readline",
+        "eof",
+        "reset",
+        "=>",
+        "within ",
+        "after ",
+        "at ",
+        "\"x\"",
+        "*",
+        "1..",
+        "0.5",
+        "connect=",
+        "lines=",
+        "ok",
+        "WEIR_E",
+        "ConnectionResetError",
+        "reset ",
+        "hold ",
+        "limit_data ",
+        "\0",
+        "\xff",
+        "#",
+        "9999999999999999999",
+        "[",
+        "]",
+        "::1",
+        "10.0.0.",
+    };
+    size_t npieces = sizeof pieces / sizeof pieces[0];
+    static const char prefix[] = "scenario s\nhost a\nhost b\npeer c on a connect b:1\n";
+    uint8_t buf[600];
+    int bad = 0, accepted = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len = sizeof prefix - 1;
+        memcpy(buf, prefix, len);
+        size_t n = next_rand() % 30;
+        for (size_t i = 0; i < n; i++) {
+            const char *p = pieces[next_rand() % npieces];
+            size_t pl = p[0] == '\0' ? 1 : strlen(p);
+            if (len + pl > sizeof buf) break;
+            memcpy(buf + len, p, pl);
+            len += pl;
+        }
+        weir_scenario_file *f = NULL;
+        weir_scenario_error err;
+        if (weir_scenario_parse(buf, len, "t.scn", &f, &err) == 0) accepted++;
+        weir_scenario_file_free(f);
+        if (!sane(buf, len) && bad++ < 5) {
+            printf("# bad answer for input:");
+            for (size_t i = 0; i < len; i++) printf(" %02x", buf[i]);
+            printf("\n");
+        }
+    }
+    is_int(bad, 0, "20000 random network inputs: every answer is a file or a positioned error");
+    ok(accepted > 100, "and some of them are accepted (%d)", accepted);
+}
+
 int main(void) {
     test_every_step_kind();
+    test_net_every_line();
+    test_net_values();
+    test_net_random_inputs();
     test_numbers();
     test_edges();
     test_limits();

@@ -331,6 +331,7 @@ static void test_strerror_errname(void) {
         {WEIR_EIO, "WEIR_EIO"},
         {WEIR_EMISMATCH, "WEIR_EMISMATCH"},
         {WEIR_EMALFORMED, "WEIR_EMALFORMED"},
+        {WEIR_ETLS, "WEIR_ETLS"},
     };
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {

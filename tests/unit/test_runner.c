@@ -8,6 +8,9 @@
 
 #include "runner/run_internal.h"
 #include "tap.h"
+#include "weir/handlers.h"
+#include "weir/net.h"
+#include "weir/sim.h"
 
 static weir_scenario_file *parse(const char *text) {
     weir_scenario_file *f = NULL;
@@ -210,7 +213,327 @@ static void test_tap(void) {
     weir_scenario_file_free(g);
 }
 
+/* ---- network scenarios ------------------------------------------------------------- */
+
+/* Run scenario i of `text` with a seed; check the result and the diagnostics (exactly, or
+ * only their start when `prefix`). */
+static void check_net(const char *text, size_t i, unsigned flags, uint64_t seed, int want,
+                      const char *diag, bool prefix, const char *name) {
+    weir_scenario_file *f = parse(text);
+    if (!ok(f != NULL, "%s: parses", name)) return;
+    weir__buf d = {0};
+    weir_scenario_result res;
+    int rc = weir__scenario_exec(f, i, flags, seed, &d, &res);
+    const char *got = d.data != NULL ? d.data : "";
+    int good = rc == want && res.network &&
+               (prefix ? strncmp(got, diag, strlen(diag)) == 0 : strcmp(got, diag) == 0);
+    ok(good, "%s", name);
+    if (!good) printf("# rc %d (want %d), diagnostics:\n%s# expected:\n%s", rc, want, got, diag);
+    weir__buf_free(&d);
+    weir_scenario_file_free(f);
+}
+
+#define NET2 "scenario s\nhost client 10.0.0.1\nhost server 10.0.0.2\n"
+
+static void test_net_echo(void) {
+    const char *echo = NET2 "link client <-> server latency=5ms segment=1..2\n"
+                            "server server:7 echo\n"
+                            "peer c on client connect server:7\n"
+                            "c: send \"hello\\n\"\n"
+                            "c: readline => \"hello\\n\" within 20ms after 10ms\n"
+                            "c: eof\n"
+                            "c: expect eof\n";
+    check_net(echo, 0, 0, 1, 1, "", false, "echo through a segmenting link passes");
+    check_net(echo, 0, WEIR_SCENARIO_VERBOSE, 1, 1,
+              "#   6: peer c on client connect server:7  # done at 0\n"
+              "#   7: c: send \"hello\\n\"  # done at 0\n"
+              "#   8: c: readline => \"hello\\n\" within 20ms after 10ms  # done at 10ms, took "
+              "10ms\n"
+              "#   9: c: eof  # done at 10ms\n"
+              "#   10: c: expect eof  # done at 20ms, took 10ms\n",
+              false, "--verbose: each step as it completes, with virtual times");
+    check_net(NET2 "link client <-> server latency=30ms\nserver server:7 echo\n"
+                   "peer c on client connect server:7\nc: send \"x\"\n"
+                   "c: expect \"x\" within 50ms\n",
+              0, 0, 1, 0,
+              "# t.scn:8: c: expect \"x\"\n"
+              "#   expected: \"x\" within 50ms\n"
+              "#        got: TimeoutError in 50ms (at 50ms)\n",
+              false, "a reply slower than `within`: TimeoutError, with step and virtual times");
+    check_net(NET2 "server server:7 echo\npeer c on client connect server:7\nc: send \"x\"\n"
+                   "c: expect \"x\" after 1ms\n",
+              0, 0, 1, 0,
+              "# t.scn:7: c: expect \"x\"\n#   expected: \"x\" after 1ms\n"
+              "#        got: \"x\" in 0 (at 0)\n",
+              false, "a reply sooner than `after`");
+    check_net(
+        NET2 "server server:7 echo\npeer c on client connect server:7\n"
+             "c: send \"y\" * 1000\nc: expect \"z\" * 1000\n",
+        0, 0, 1, 0,
+        "# t.scn:7: c: expect \"z\" * 1000\n"
+        "#   expected: \"z\" * 1000\n"
+        "#        got: \"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy... (1000 bytes) in 0 (at 0)\n",
+        false, "long payloads are cut short in the diagnostics");
+    check_net(NET2 "server server:7 echo\npeer c on client connect server:7\nc: send \"x\"\n"
+                   "c: readline => TimeoutError within 100ms\n",
+              0, 0, 1, 1, "", false, "=> TimeoutError within D: nothing completes the step");
+}
+
+static void test_net_faults(void) {
+    check_net(NET2 "fault refuse client -> server\nserver server:7 echo\n"
+                   "peer c on client connect server:7\nc: connect => ConnectionRefusedError\n",
+              0, 0, 1, 1, "", false, "refuse: connect => ConnectionRefusedError");
+    check_net(NET2 "fault refuse client -> server\nserver server:7 echo\n"
+                   "peer c on client connect server:7\nc: send \"x\"\n",
+              0, 0, 1, 0,
+              "# t.scn:6: peer c on client connect server:7\n#   expected: success\n"
+              "#        got: ConnectionRefusedError in 0 (at 0)\n",
+              false, "an implicit connect must succeed, and fails at the peer line");
+    check_net(NET2 "server server:7 echo\npeer c on client connect server:8\nc: send \"x\"\n", 0, 0,
+              1, 0, "# t.scn:5: peer c on client connect server:8\n", true,
+              "nobody listening: the connect fails");
+    check_net(NET2 "fault stall client -> server\nserver server:7 echo\n"
+                   "peer c on client connect server:7\nc: send \"x\"\nc: readline\n",
+              0, 0, 1, 0,
+              "# t.scn:8: c: readline\n"
+              "#   still waiting when the run ended at 0: nothing left could make progress\n"
+              "#   task peer c on client: blocked in ",
+              true, "stall: a step still waiting at the end, with what the tasks wait for");
+    check_net(NET2 "fault limit_data server -> client bytes=4\nserver server:7 line_echo\n"
+                   "run line_client on client connect=server:7 lines=\"hello\" => "
+                   "IncompleteReadError\n",
+              0, 0, 1, 1, "", false, "limit_data: the line client gets IncompleteReadError");
+}
+
+static void test_net_programs(void) {
+    check_net(NET2 "server server:7 line_echo\n"
+                   "run line_client on client connect=server:7 lines=3 => ok sent=3 received=3\n",
+              0, 0, 1, 1, "", false, "line_client against line_echo, with its numbers");
+    check_net(NET2 "server server:7 line_echo\n"
+                   "run line_client on client connect=server:7 lines=3 => ok received=2\n",
+              0, 0, 1, 0,
+              "# t.scn:5: run line_client on client connect=server:7 lines=3\n"
+              "#   expected: ok received=2\n#        got: ok received=3 in 0 (at 0)\n",
+              false, "a number that differs");
+    check_net(NET2 "server server:7 nope\n", 0, 0, 1, 0,
+              "# t.scn:4: server server:7 nope\n"
+              "#   unknown handler 'nope' (register it with weir_handler_register)\n",
+              false, "an unknown handler fails the scenario at its line");
+    check_net(NET2 "server server:7 line_echo colour=red\n", 0, 0, 1, 0,
+              "# t.scn:4: server server:7 line_echo colour=red\n"
+              "#   line_echo takes limit=; not colour=\n",
+              false, "an argument the handler does not take");
+    check_net(NET2 "run nope on client connect=server:7\n", 0, 0, 1, 0,
+              "# t.scn:4: run nope on client connect=server:7\n"
+              "#   unknown client 'nope' (register it with weir_client_register)\n",
+              false, "an unknown client");
+    check_net(NET2 "peer s on server listen 80\n"
+                   "run http_get on client connect=server:80 path=/x => ok status=200 body_len=2\n"
+                   "s: readuntil \"\\r\\n\\r\\n\" => \"GET /x HTTP/1.1\\r\\nHost: "
+                   "server\\r\\nConnection: close\\r\\n\\r\\n\"\n"
+                   "s: send \"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nhi\"\n",
+              0, 0, 1, 1, "", false, "a listening peer serves http_get");
+    check_net(NET2 "peer s on server listen 80\npeer c on client connect server:81\n"
+                   "c: connect => ConnectionRefusedError\n",
+              0, 0, 1, 0, "# t.scn:4: peer s on server listen 80\n#   no connection came", true,
+              "a listening peer nobody connects to");
+    check_net(NET2 "server server:7 http_responder status=404 body=\"gone\"\n"
+                   "run http_get on client connect=server:7 => ok status=404 body_len=4\n",
+              0, 0, 1, 1, "", false, "http_responder takes its arguments");
+}
+
+/* A client of the test binary's own, registered by name. It counts its calls, which makes
+ * it a deliberately non-deterministic program: the second run notes a different count. */
+static int calls;
+
+static int counting_client(const weir_endpoint *target, void *arg) {
+    (void)arg;
+    weir_reader *r;
+    weir_writer *w;
+    int rc = weir_open_connection(target->host, target->port, NULL, &r, &w);
+    if (rc != 0) return rc;
+    weir_sim_note(weir_sim_current(), "call %d", ++calls);
+    weir_writer_close(w);
+    weir_wait_closed(w);
+    weir_writer_free(w);
+    return 0;
+}
+
+static int upper_handler(weir_reader *r, weir_writer *w, void *arg) {
+    (void)arg;
+    weir_bytes line;
+    while (weir_readline(r, &line) == 0 && line.len > 0) {
+        char buf[256];
+        size_t n = line.len < sizeof buf ? line.len : sizeof buf;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)(line.data[i] >= 'a' && line.data[i] <= 'z' ? line.data[i] - 32
+                                                                       : line.data[i]);
+        if (weir_write(w, buf, n) != 0 || weir_drain(w) != 0) break;
+    }
+    return 0;
+}
+
+static void test_net_own_programs(void) {
+    is_int(weir_handler_register("upper", upper_handler, NULL), 0, "register a handler");
+    is_int(weir_client_register("counting", counting_client, NULL), 0, "register a client");
+    check_net(NET2 "server server:7 upper\npeer c on client connect server:7\n"
+                   "c: send \"shout\\n\"\nc: readline => \"SHOUT\\n\"\n",
+              0, 0, 1, 1, "", false, "a handler registered by the test binary serves a peer");
+    const char *det = NET2 "link client <-> server latency=1..9ms segment=1..3\n"
+                           "server server:7 echo\nrun counting on client connect=server:7 => ok\n";
+    check_net(NET2 "link client <-> server latency=1..9ms\nserver server:7 echo\n"
+                   "peer c on client connect server:7\nc: send \"abc\"\nc: expect \"abc\"\n",
+              0, WEIR_SCENARIO_CHECK_DETERMINISM, 3, 1, "# seed 3: deterministic (hash 0x", true,
+              "--check-determinism: deterministic, with the hash");
+    check_net(det, 0, WEIR_SCENARIO_CHECK_DETERMINISM, 3, 0,
+              "# seed 3: not deterministic: the runs differ at trace record ", true,
+              "a program that is not deterministic is caught");
+    weir_scenario_file *f = parse(det);
+    weir__buf d = {0};
+    weir_scenario_result res;
+    if (f != NULL) {
+        weir__scenario_exec(f, 0, WEIR_SCENARIO_CHECK_DETERMINISM, 3, &d, &res);
+        const char *r1 = d.data ? strstr(d.data, "#   run 1: ") : NULL;
+        const char *r2 = d.data ? strstr(d.data, "#   run 2: ") : NULL;
+        ok(r1 != NULL && r2 != NULL && strstr(r1, "note call ") != NULL &&
+               strstr(r2, "note call ") != NULL && !res.deterministic,
+           "both versions of the first differing record are shown");
+    }
+    weir__buf_free(&d);
+    weir_scenario_file_free(f);
+    weir_handler_unregister("upper");
+    weir_client_unregister("counting");
+}
+
+/* The same seed gives the same trace hash; ranges make seeds differ. */
+static void test_net_seeds(void) {
+    weir_scenario_file *f =
+        parse(NET2 "link client <-> server latency=1..50ms segment=1..4\n"
+                   "server server:7 line_echo\n"
+                   "run line_client on client connect=server:7 lines=5 => ok\n");
+    if (!ok(f != NULL, "parses")) return;
+    uint64_t hashes[4];
+    weir__buf d = {0};
+    for (int i = 0; i < 4; i++) {
+        weir_scenario_result res;
+        weir__buf_reset(&d);
+        int rc = weir__scenario_exec(f, 0, 0, i < 2 ? 7 : (uint64_t)i, &d, &res);
+        hashes[i] = res.trace_hash;
+        is_int(rc, 1, "seed run %d passes", i);
+    }
+    ok(hashes[0] == hashes[1], "the same seed twice: the same trace hash");
+    ok(hashes[0] != hashes[2] && hashes[2] != hashes[3], "other seeds: other traces");
+    weir__buf_reset(&d);
+    weir__scenario_exec(f, 0, WEIR_SCENARIO_TRACE, 7, &d, NULL);
+    ok(d.data != NULL && strncmp(d.data, "# trace (seed 7):\n#   ", 22) == 0 &&
+           strstr(d.data, "# trace hash 0x") != NULL,
+       "--trace: the timeline and the hash, as comments");
+    weir__buf_free(&d);
+    weir_scenario_file_free(f);
+}
+
+/* Shards cover every seed exactly once, in order, with sizes differing by at most one. */
+static void test_shards(void) {
+    int bad = 0;
+    for (uint64_t count = 0; count <= 40; count++) {
+        for (uint64_t n = 1; n <= 12; n++) {
+            uint64_t next = 100, min = UINT64_MAX, max = 0;
+            for (uint64_t k = 1; k <= n; k++) {
+                uint64_t lo, len;
+                weir__seed_slice(100, count, k, n, &lo, &len);
+                if (lo != next) bad++;
+                next = lo + len;
+                if (len < min) min = len;
+                if (len > max) max = len;
+            }
+            if (next != 100 + count || max - min > 1) bad++;
+        }
+    }
+    is_int(bad, 0, "every count 0..40 and shard count 1..12: contiguous, complete, balanced");
+    uint64_t lo, len;
+    weir__seed_slice(UINT64_MAX - 9, 10, 3, 3, &lo, &len);
+    ok(lo == UINT64_MAX - 2 && len == 3, "the last shard of a range ending at 2^64-1");
+    weir__seed_slice(0, UINT64_MAX, 2, 2, &lo, &len);
+    ok(lo == UINT64_MAX / 2 + 1 && len == UINT64_MAX / 2, "a huge range splits without overflow");
+    weir__seed_slice(1, 10, 4, 3, &lo, &len);
+    is_int(len, 0, "k > n: no seeds");
+    weir__seed_slice(1, 2, 3, 5, &lo, &len);
+    is_int(len, 0, "more shards than seeds: the last ones are empty");
+}
+
+/* Random network scenarios run to the end without crashing or leaking (under ASan). */
+static void test_net_random_runs(void) {
+    static const char *const lines[] = {
+        "link a <-> b latency=1..5ms segment=1..3\n",
+        "link a -> b bandwidth=1KB window=8\n",
+        "fault reset b -> a after=2\n",
+        "fault eof a -> b at=1ms\n",
+        "fault stall b -> a\n",
+        "fault hold a -> b for=3ms\n",
+        "fault refuse a -> b p=0.5\n",
+        "fault limit_data b -> a bytes=3\n",
+        "fault slow_close a -> b for=2ms\n",
+        "server b:1 echo\n",
+        "server b:2 line_echo\n",
+        "server b:3 http_responder\n",
+        "c: send \"ab\\n\"\n",
+        "c: readline\n",
+        "c: expect \"ab\"\n",
+        "c: eof\n",
+        "c: close\n",
+        "c: abort\n",
+        "c: read 1 => eof within 2ms\n",
+        "c: sleep 1ms\n",
+        "c: expect reset\n",
+        "d: send \"x\" at 2ms\n",
+        "d: readline within 3ms\n",
+        "d: expect eof\n",
+        "run line_client on a connect=b:2 lines=2\n",
+        "run http_get on a connect=b:3 => ok\n",
+        "c: write \"z\" * 100000\n",
+        "c: drain\n",
+    };
+    size_t nl = sizeof lines / sizeof lines[0];
+    uint64_t x = 88172645463325252ull;
+    int crashes = 0;
+    weir__buf text = {0}, d = {0};
+    for (int iter = 0; iter < 300; iter++) {
+        weir__buf_reset(&text);
+        weir__buf_printf(&text,
+                         "scenario r\nhost a\nhost b\npeer c on a connect b:%d\n"
+                         "peer d on b listen 9\n",
+                         1 + iter % 3);
+        for (int k = 0; k < 8; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            weir__buf_printf(&text, "%s", lines[x % nl]);
+        }
+        weir_scenario_file *f = NULL;
+        weir_scenario_error err;
+        if (weir_scenario_parse(text.data, text.len, "r.scn", &f, &err) != 0) {
+            printf("# did not parse: %d:%d %s\n%s", err.line, err.col, err.message, text.data);
+            crashes++;
+            continue;
+        }
+        weir__buf_reset(&d);
+        int rc = weir__scenario_exec(f, 0, WEIR_SCENARIO_VERBOSE, (uint64_t)iter, &d, NULL);
+        if (rc != 0 && rc != 1) crashes++;
+        weir_scenario_file_free(f);
+    }
+    weir__buf_free(&text);
+    weir__buf_free(&d);
+    is_int(crashes, 0, "300 random network scenarios parse and run to an answer");
+}
+
 int main(void) {
+    test_net_echo();
+    test_net_faults();
+    test_net_programs();
+    test_net_own_programs();
+    test_net_seeds();
+    test_shards();
+    test_net_random_runs();
     test_pass_and_fail();
     test_reads();
     test_reader_feed_fail();
