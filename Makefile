@@ -93,7 +93,7 @@ run: $(BUILD)/weir
 # The test list: unit test binaries, hand-written scenarios, conformance scenarios.
 # tests/tap-exec runs a .scn file with build/weir and anything else as an executable.
 check: all $(UNIT_BIN) $(EXAMPLE_BIN)
-	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) tests/examples.sh $(SCENARIOS) \
+	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) tests/examples.sh tests/sim-sweep.sh $(SCENARIOS) \
 	    $(CONFORMANCE)
 
 test-plain:
