@@ -61,6 +61,7 @@ struct weir_task {
     bool detached;
     int64_t deadline;
     weir_timer deadline_timer;
+    bool deadline_deferred; /* the deadline timer fired once and re-armed itself */
     weir__waiter *waiting; /* what the task is blocked on, while blocked */
     weir__waiter joiner;   /* a task waiting in weir_join */
     int64_t blocked_since; /* when the current wait began */
@@ -264,9 +265,17 @@ void weir__wake(weir__waiter *w, int result) {
     make_ready(t);
 }
 
+/* A deadline is inclusive: whatever else is due at the same instant (a delivery, a timer
+ * armed after the deadline's) comes first. So the first firing re-arms the timer at the same
+ * time, which puts it behind every timer already due and the ready work they make (a timer
+ * armed during a firing pass waits for the next iteration); the second firing times out. */
 static void deadline_fired(weir_timer *timer, void *arg) {
-    (void)timer;
     weir_task *t = arg;
+    if (!t->deadline_deferred) {
+        t->deadline_deferred = true;
+        weir_timer_start(t->loop, timer, t->deadline, deadline_fired, t);
+        return;
+    }
     weir__wake(t->waiting, WEIR_ETIMEDOUT);
 }
 
@@ -277,8 +286,10 @@ static int block_on(weir_task *t, weir__waiter *w) {
     t->waiting = w;
     t->state = TASK_BLOCKED;
     t->blocked_since = weir_loop_now(t->loop);
-    if (t->deadline != WEIR_FOREVER)
+    if (t->deadline != WEIR_FOREVER) {
+        t->deadline_deferred = false;
         weir_timer_start(t->loop, &t->deadline_timer, t->deadline, deadline_fired, t);
+    }
     switch_out(t, false);
     weir_timer_stop(t->loop, &t->deadline_timer);
     return w->result;
