@@ -84,70 +84,96 @@ int weir_call_soon(weir_loop *loop, void (*fn)(void *arg), void *arg) {
 
 /* --- timers ------------------------------------------------------------------------ */
 
-static bool timer_before(const weir_timer *a, const weir_timer *b) {
+/* A 4-ary min-heap of (when, seq) keys, each beside its timer's pointer: sifting compares
+ * keys in one array and never dereferences a timer, and a timer is written to (its
+ * heap_index, the position + 1, so 0 means "not armed") only when it moves. Four children a
+ * node halves the depth of a binary heap, so a sift moves half as many timers; the four
+ * keys it compares are adjacent. Keys are unique (seq is), so timers fire in the same order
+ * whatever shape the heap has. bench/sim_core measures it. */
+#define ARITY 4
+
+static inline bool key_before(const weir__heap_entry *a, const weir__heap_entry *b) {
     return a->when < b->when || (a->when == b->when && a->seq < b->seq);
 }
 
-static void heap_set(weir_loop *loop, size_t i, weir_timer *t) {
-    loop->heap[i] = t;
-    t->heap_index = i;
+static inline void heap_put(weir__heap_entry *heap, size_t i, weir__heap_entry e) {
+    heap[i] = e;
+    e.timer->heap_index = i + 1;
 }
 
-static void sift_up(weir_loop *loop, size_t i) {
-    weir_timer *t = loop->heap[i];
-    while (i > 1 && timer_before(t, loop->heap[i / 2])) {
-        heap_set(loop, i, loop->heap[i / 2]);
-        i /= 2;
+/* Place e at hole i, moving parents down while e comes before them. */
+static void sift_up(weir__heap_entry *heap, size_t i, weir__heap_entry e) {
+    while (i > 0) {
+        size_t parent = (i - 1) / ARITY;
+        if (!key_before(&e, &heap[parent])) break;
+        heap_put(heap, i, heap[parent]);
+        i = parent;
     }
-    heap_set(loop, i, t);
+    heap_put(heap, i, e);
 }
 
-static void sift_down(weir_loop *loop, size_t i) {
-    weir_timer *t = loop->heap[i];
+/* Place e at hole i, moving the earliest child up while it comes before e. */
+static void sift_down(weir__heap_entry *heap, size_t len, size_t i, weir__heap_entry e) {
     for (;;) {
-        size_t c = 2 * i;
-        if (c > loop->heap_len) break;
-        if (c + 1 <= loop->heap_len && timer_before(loop->heap[c + 1], loop->heap[c])) c++;
-        if (!timer_before(loop->heap[c], t)) break;
-        heap_set(loop, i, loop->heap[c]);
-        i = c;
+        size_t first = ARITY * i + 1;
+        if (first >= len) break;
+        size_t end = first + ARITY < len ? first + ARITY : len;
+        size_t best = first;
+        for (size_t c = first + 1; c < end; c++)
+            if (key_before(&heap[c], &heap[best])) best = c;
+        if (!key_before(&heap[best], &e)) break;
+        heap_put(heap, i, heap[best]);
+        i = best;
     }
-    heap_set(loop, i, t);
+    heap_put(heap, i, e);
+}
+
+/* Put e at hole i (which it may not keep): up if it comes before the parent, else down. */
+static void heap_fix(weir_loop *loop, size_t i, weir__heap_entry e) {
+    if (i > 0 && key_before(&e, &loop->heap[(i - 1) / ARITY]))
+        sift_up(loop->heap, i, e);
+    else
+        sift_down(loop->heap, loop->heap_len, i, e);
+}
+
+/* Take the entry at i out of the heap. */
+static void heap_remove(weir_loop *loop, size_t i) {
+    weir__heap_entry last = loop->heap[--loop->heap_len];
+    loop->heap[i].timer->heap_index = 0;
+    if (i < loop->heap_len) heap_fix(loop, i, last);
 }
 
 void weir_timer_stop(weir_loop *loop, weir_timer *timer) {
     if (!loop || !timer || timer->heap_index == 0) return;
-    size_t i = timer->heap_index;
-    weir_timer *last = loop->heap[loop->heap_len--];
-    timer->heap_index = 0;
-    if (last == timer) return;
-    heap_set(loop, i, last);
-    sift_up(loop, i);
-    sift_down(loop, last->heap_index);
+    heap_remove(loop, timer->heap_index - 1);
 }
 
 void weir_timer_start(weir_loop *loop, weir_timer *timer, int64_t when, weir_timer_fn fn,
                       void *arg) {
     if (!loop || !timer || !fn) return;
-    weir_timer_stop(loop, timer);
-    if (loop->heap_len + 1 >= loop->heap_cap) {
+    timer->when = when;
+    timer->seq = ++loop->seq;
+    timer->fn = fn;
+    timer->arg = arg;
+    weir__heap_entry e = {when, timer->seq, timer};
+    if (timer->heap_index) {
+        /* Re-armed while armed: move it from where it is (cheaper than out and back in). */
+        heap_fix(loop, timer->heap_index - 1, e);
+        return;
+    }
+    if (loop->heap_len == loop->heap_cap) {
         size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-        weir_timer **heap = realloc(loop->heap, cap * sizeof *heap);
+        weir__heap_entry *heap = realloc(loop->heap, cap * sizeof *heap);
         /* Out of memory for the heap: nothing sane can continue without this timer. */
         if (!heap) abort();
         loop->heap = heap;
         loop->heap_cap = cap;
     }
-    timer->when = when;
-    timer->seq = weir__loop_next_seq(loop);
-    timer->fn = fn;
-    timer->arg = arg;
-    heap_set(loop, ++loop->heap_len, timer);
-    sift_up(loop, loop->heap_len);
+    sift_up(loop->heap, loop->heap_len++, e);
 }
 
 static int64_t next_timer(const weir_loop *loop) {
-    return loop->heap_len ? loop->heap[1]->when : WEIR_FOREVER;
+    return loop->heap_len ? loop->heap[0].when : WEIR_FOREVER;
 }
 
 /* Fire every timer due at or before now, in (when, seq) order. Only timers armed before the
@@ -156,11 +182,12 @@ static int64_t next_timer(const weir_loop *loop) {
  * cannot starve everything else. Fired timers count as steps. */
 static size_t fire_due_timers(weir_loop *loop) {
     size_t n = 0;
+    if (!loop->heap_len) return 0;
     int64_t now = weir_loop_now(loop);
     uint64_t armed_before = loop->seq;
-    while (loop->heap_len && loop->heap[1]->when <= now && loop->heap[1]->seq <= armed_before) {
-        weir_timer *t = loop->heap[1];
-        weir_timer_stop(loop, t);
+    while (loop->heap_len && loop->heap[0].when <= now && loop->heap[0].seq <= armed_before) {
+        weir_timer *t = loop->heap[0].timer;
+        heap_remove(loop, 0);
         loop->steps++;
         t->fn(t, t->arg);
         n++;
@@ -220,7 +247,16 @@ static int run(weir_loop *loop, int64_t limit) {
             rc = WEIR_ESTALL;
             break;
         }
-        if (loop->nready) continue;
+        if (loop->nready) {
+            if (loop->ops->poll_when_busy) {
+                int w = loop->ops->wait(loop->impl, loop, weir_loop_now(loop));
+                if (w < 0) {
+                    rc = w;
+                    break;
+                }
+            }
+            continue;
+        }
         int64_t now = weir_loop_now(loop);
         int64_t next = next_timer(loop);
         if (next <= now) continue;
@@ -277,3 +313,9 @@ uint64_t weir_loop_random(weir_loop *loop) {
 }
 
 uint64_t weir_random(void) { return weir_loop_random(weir_current_loop()); }
+
+bool weir__loop_backend_random(weir_loop *loop, uint64_t *out) {
+    if (!loop || !loop->ops->random) return false;
+    *out = loop->ops->random(loop->impl);
+    return true;
+}

@@ -55,6 +55,10 @@ typedef struct weir_backend_ops {
     uint64_t (*random)(void *impl);
     /* Optional. Networking (weir/net.h): NULL when the backend has none (WEIR_ENOTSUP). */
     const struct weir_net_ops *net;
+    /* true: also call wait(now), which must not block, on every iteration that has ready
+     * work, so tasks that keep yielding cannot starve I/O (asyncio polls with a zero timeout
+     * on every iteration). For backends with outside events; the virtual ones leave it. */
+    bool poll_when_busy;
 } weir_backend_ops;
 
 /* A loop on a backend. `impl` is handed back to every backend call. */

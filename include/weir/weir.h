@@ -7,6 +7,7 @@
 #include "weir/handlers.h"
 #include "weir/loop.h"
 #include "weir/net.h"
+#include "weir/poll.h"
 #include "weir/reader.h"
 #include "weir/scenario.h"
 #include "weir/sim.h"
