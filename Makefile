@@ -23,10 +23,10 @@ SANLD := -fsanitize=address,undefined
 endif
 CFLAGS_ALL := -std=c11 $(WARN) $(OPT) -fPIC $(CPPFLAGS_WEIR) $(CFLAGS)
 LDFLAGS_ALL := $(SANLD) $(LDFLAGS)
-LDLIBS_ALL := $(LDLIBS)
+LDLIBS_ALL := $(LDLIBS) -lssl -lcrypto
 
 # The library: each folder is a layer (docs/architecture.md).
-LIB_DIRS := core runner sim
+LIB_DIRS := core runner sim net
 LIB_C := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 LIB_S := $(sort $(wildcard $(addsuffix /*.S,$(LIB_DIRS))))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_C)) $(patsubst %.S,$(BUILD)/obj/%.o,$(LIB_S))
@@ -141,7 +141,7 @@ clean:
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?=
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := reader_ops chunking scenario_parse
+FUZZ_TARGETS := reader_ops chunking scenario_parse sim_schedule fuzz_http_head
 
 .PHONY: fuzz fuzz-smoke
 
