@@ -4,7 +4,8 @@
 #   make run           run every scenario under scenarios/ (TAP)
 #   make test          unit tests, scenarios and conformance through prove: once plain, once
 #                      under ASan+UBSan (make test-plain / make test-asan run one of them)
-#   make bench         benchmarks (see docs/performance.md)
+#   make bench         benchmarks (see docs/performance.md); make bench-deps installs the
+#                      optional comparison peers of bench/echo (uvloop, libuv, libevent)
 #   make conformance   regenerate tests/conformance/generated from CPython 3.13
 #   make install       PREFIX=/usr/local DESTDIR=
 
@@ -46,8 +47,8 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_C))
 SCENARIOS := $(sort $(shell find scenarios -name '*.scn' 2>/dev/null))
 CONFORMANCE := $(sort $(wildcard tests/conformance/generated/*.scn))
 
-.PHONY: all lib run test test-plain test-asan check bench conformance install clean format \
-        format-check
+.PHONY: all lib run test test-plain test-asan check bench bench-deps conformance install clean \
+        format format-check
 .SUFFIXES:
 
 all: $(BUILD)/libweir.a $(BUILD)/libweir.so $(BUILD)/weir $(EXAMPLE_BIN)
@@ -108,7 +109,12 @@ test:
 	$(MAKE) test-asan
 
 bench: $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BENCH_BIN); do echo "== $$b"; BUILD=$(BUILD) PYTHON313=$(PYTHON313) $$b || exit 1; done
+
+# Optional peers for bench/echo (uvloop, libuv, libevent); the bench installs nothing itself.
+bench-deps:
+	apt-get update
+	apt-get install -y python3-uvloop libuv1-dev libevent-dev
 
 conformance:
 	$(PYTHON313) tests/conformance/gen.py --seed 1 --count 5000 --out tests/conformance/generated
