@@ -45,4 +45,44 @@ const struct weir_net_ops *weir__loop_net(weir_loop *loop, void **impl);
  * break ties deterministically. */
 uint64_t weir__loop_next_seq(weir_loop *loop);
 
+/* A draw from the backend's own random source (the simulator's decision stream): true and
+ * *out, or false when the backend has none, as on real sockets. Whoever needs randomness a
+ * simulation must reproduce (the TLS layer) seeds from it; it is never secret. */
+bool weir__loop_backend_random(weir_loop *loop, uint64_t *out);
+
+/* --- TLS, as core sees it -------------------------------------------------------------
+ * net/tls.c implements TLS with OpenSSL, which core must not see: every weir_tls_ctx
+ * begins with a weir__tls_head, and connect.c and server.c call through its hooks. */
+
+typedef struct weir__tls_params {
+    const char *server_hostname; /* client: SNI and the name to verify; NULL = none */
+    int64_t handshake_timeout;   /* ns; 0 = 60 s */
+    int64_t shutdown_timeout;    /* ns; 0 = 30 s */
+} weir__tls_params;
+
+typedef struct weir__tls_hooks {
+    /* Put w's connection under TLS at once, without blocking: the TLS transport becomes the
+     * protocol of the old one and w's transport, and the handshake starts (its timeout
+     * runs from now). Call it before any byte can arrive for TLS on the old transport (on
+     * accept; or after the plaintext exchange that precedes a STARTTLS). WEIR_EINVAL (a
+     * client context that verifies without a server_hostname), WEIR_ENOMEM, or 0. */
+    int (*attach)(weir_writer *w, weir_loop *loop, struct weir_tls_ctx *ctx,
+                  const weir__tls_params *p);
+    /* Block the running task until the handshake of w's attached TLS connection is over:
+     * 0, or why it failed (the connection is then closed or closing; free w as usual). */
+    int (*handshake)(weir_writer *w);
+    /* Reference counting, for a server that keeps a context for its connections. */
+    void (*retain)(struct weir_tls_ctx *ctx);
+    void (*release)(struct weir_tls_ctx *ctx);
+} weir__tls_hooks;
+
+typedef struct weir__tls_head {
+    const weir__tls_hooks *hooks;
+    bool server; /* a server context (else a client one) */
+} weir__tls_head;
+
+static inline const weir__tls_head *weir__tls_head_of(const struct weir_tls_ctx *ctx) {
+    return (const weir__tls_head *)(const void *)ctx;
+}
+
 #endif

@@ -24,6 +24,7 @@ struct conn {
     weir_writer *w;
     weir_handler handler;
     void *arg;
+    const weir__tls_hooks *tls; /* a TLS server: the handshake to finish first */
 };
 
 /* A task in wait_closed() or serve_forever(). The node lives on that task's stack; whoever
@@ -42,7 +43,9 @@ struct weir_server {
     weir_listener *listener; /* NULL once closed */
     weir_handler handler;
     void *arg;
-    int64_t limit;   /* the readers' */
+    int64_t limit;            /* the readers' */
+    struct weir_tls_ctx *tls; /* a reference, or NULL for plain connections */
+    weir__tls_params tls_params;
     void *task_data; /* weir__task_data of the task that started the server */
     size_t accepted, active;
     conn *conns;        /* running handlers, newest first */
@@ -109,7 +112,12 @@ static int conn_main(void *arg) {
     /* A handler cancelled before it started (the server was freed in the same tick it
      * accepted) is not run at all, as asyncio never starts a cancelled task's coroutine. */
     int rc = WEIR_ECANCELED;
-    if (!weir_task_cancelled(weir_task_current())) rc = c->handler(c->r, c->w, c->arg);
+    if (!weir_task_cancelled(weir_task_current())) {
+        /* TLS: the handshake first, in this task; when it fails the handler never runs and
+         * the connection is closed below (asyncio does not call client_connected_cb). */
+        rc = c->tls ? c->tls->handshake(c->w) : WEIR_OK;
+        if (rc == 0) rc = c->handler(c->r, c->w, c->arg);
+    }
     if (!weir_writer_is_closing(c->w)) weir_writer_close(c->w);
     /* Lets the close flush; fails at once when cancelled, and then the free aborts. */
     (void)weir_wait_closed(c->w);
@@ -149,6 +157,16 @@ static void on_accept(void *arg, weir_transport *t) {
         free(c);
         return;
     }
+    /* TLS goes on here, in the accept callback, before the transport can deliver a byte
+     * to the plain stream; the handshake then runs on its own and conn_main waits for it. */
+    if (s->tls) {
+        c->tls = weir__tls_head_of(s->tls)->hooks;
+        if (c->tls->attach(c->w, s->loop, s->tls, &s->tls_params) != 0) {
+            weir_writer_free(c->w);
+            free(c);
+            return;
+        }
+    }
     c->server = s;
     c->handler = s->handler;
     c->arg = s->arg;
@@ -176,6 +194,10 @@ static int start(weir_loop *loop, weir_handler handler, void *arg, const weir_en
                  const weir_server_opts *opts, weir_server **out) {
     weir_server_opts o = opts ? *opts : (weir_server_opts){0};
     if (o.limit < 0 || o.backlog < 0) return WEIR_EINVAL;
+    if (o.tls_handshake_timeout < 0 || o.tls_shutdown_timeout < 0) return WEIR_EINVAL;
+    /* asyncio: TLS timeouts without ssl= are a ValueError; a client context serves nobody. */
+    if (!o.tls && (o.tls_handshake_timeout || o.tls_shutdown_timeout)) return WEIR_EINVAL;
+    if (o.tls && !weir__tls_head_of(o.tls)->server) return WEIR_EINVAL;
     if (o.limit == 0) o.limit = WEIR_DEFAULT_LIMIT;
     if (o.backlog == 0) o.backlog = DEFAULT_BACKLOG;
     if (!loop) loop = weir_current_loop();
@@ -192,6 +214,9 @@ static int start(weir_loop *loop, weir_handler handler, void *arg, const weir_en
     s->handler = handler;
     s->arg = arg;
     s->limit = o.limit;
+    s->tls = o.tls;
+    s->tls_params = (weir__tls_params){.handshake_timeout = o.tls_handshake_timeout,
+                                       .shutdown_timeout = o.tls_shutdown_timeout};
     /* Only a task on this loop has data that means anything to its backend. */
     if (weir_current_loop() == loop) s->task_data = weir__task_data(weir_task_current());
     weir_listener *l = NULL;
@@ -202,6 +227,7 @@ static int start(weir_loop *loop, weir_handler handler, void *arg, const weir_en
         return rc;
     }
     s->listener = l;
+    if (s->tls) weir__tls_head_of(s->tls)->hooks->retain(s->tls);
     *out = s;
     return WEIR_OK;
 }
@@ -308,5 +334,6 @@ void weir_server_free(weir_server *s) {
     s->active = 0;
     /* Nothing is left to wait for. */
     wake_closers(s, WEIR_OK);
+    if (s->tls) weir__tls_head_of(s->tls)->hooks->release(s->tls);
     free(s);
 }

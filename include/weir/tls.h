@@ -2,7 +2,14 @@
  *
  * The TLS layer talks to OpenSSL through memory BIOs, so it runs over real sockets and over
  * the simulator alike. A context is made once and used by many connections: pass it as
- * weir_open_opts.tls / weir_server_opts.tls, or upgrade a connection with weir_start_tls(). */
+ * weir_open_opts.tls / weir_server_opts.tls, or upgrade a connection with weir_start_tls().
+ *
+ * A TLS connection behaves as asyncio's SSL transport (docs/tls.md): write_eof is
+ * WEIR_ENOTSUP; close sends close_notify and waits (shutdown timeout) for the peer's; the
+ * peer's close_notify is an EOF for the reader. get_extra_info knows "tls_version",
+ * "cipher", "peer_certificate" (the subject, RFC 2253 text), "ssl_object" (the SSL *),
+ * "sslcontext" (the SSL_CTX *) and "tls_error" (why this connection failed, once it has),
+ * and passes other names to the transport underneath. */
 #ifndef WEIR_TLS_H
 #define WEIR_TLS_H
 
@@ -19,34 +26,45 @@ typedef struct weir_tls_ctx weir_tls_ctx;
 
 typedef struct weir_tls_client_opts {
     const char *ca_file;   /* PEM bundle of trusted CAs; NULL with ca_dir NULL = system */
-    const char *ca_dir;
+    const char *ca_dir;    /* a directory of hashed CA certificates (c_rehash) */
     bool no_verify;        /* skip certificate and hostname checks (on by default) */
     const char *cert_file; /* optional client certificate chain (PEM) */
-    const char *key_file;
+    const char *key_file;  /* its key (PEM); NULL = in cert_file */
+    int64_t verify_time;   /* check certificates as of this time (s since the epoch);
+                              0 = now. For reproducible runs with committed certificates. */
 } weir_tls_client_opts;
 
 typedef struct weir_tls_server_opts {
     const char *cert_file; /* certificate chain (PEM), leaf first */
-    const char *key_file;  /* private key (PEM) */
+    const char *key_file;  /* private key (PEM); NULL = in cert_file */
 } weir_tls_server_opts;
 
-/* WEIR_EINVAL (a file that cannot be read or a key that does not match: the message is in
- * weir_tls_last_error()), WEIR_ENOMEM, or 0. */
+/* WEIR_EINVAL (a file that cannot be read, a key that does not match the certificate: the
+ * message is in weir_tls_last_error()), WEIR_ENOMEM, or 0. opts may be NULL for a client
+ * (system CAs, verification on). */
 int weir_tls_client_ctx_new(const weir_tls_client_opts *opts, weir_tls_ctx **out);
 int weir_tls_server_ctx_new(const weir_tls_server_opts *opts, weir_tls_ctx **out);
-/* Contexts are reference counted by the connections using them; free yours when done. */
+/* Contexts are reference counted by the connections and servers using them: free yours
+ * when you no longer make new ones with it. NULL is a no-op. */
 void weir_tls_ctx_free(weir_tls_ctx *ctx);
 
-/* Upgrade the connection of w to TLS in place (asyncio's start_tls): from the running task,
- * handshake (as client with server_hostname for SNI and verification, or as server when
- * ctx is a server context), then w and its reader carry the TLS stream. Data already
- * buffered in the reader stays there (it came before the upgrade). handshake_timeout in ns,
- * 0 = 60 s. Errors: WEIR_ETLS (handshake failed: verification, protocol, garbage; see
- * weir_tls_last_error()), WEIR_ETIMEDOUT, WEIR_ECONNRESET, WEIR_ENOTASK, WEIR_EINVAL. */
+/* Upgrade the connection of w to TLS in place (asyncio's StreamWriter.start_tls): from the
+ * running task, drain w, then handshake, as a client (server_hostname for SNI and
+ * verification; required unless the context has no_verify) or as a server when ctx is a
+ * server context. Afterwards w and its reader carry the TLS stream; data already buffered in
+ * the reader stays there (it came before the upgrade). Timeouts in ns, 0 = 60 s for the
+ * handshake and 30 s for the shutdown (close_notify) at close.
+ * Errors: WEIR_ETLS (the handshake failed: verification, protocol, garbage from the peer;
+ * see weir_tls_last_error()), WEIR_ETIMEDOUT, WEIR_ECONNRESET (the peer closed during the
+ * handshake), WEIR_ECONNLOST, WEIR_ECLOSED (w is closing), WEIR_ECANCELED, WEIR_ENOTASK,
+ * WEIR_EINVAL, WEIR_ENOMEM. After a failure the connection is closed: free w. */
 int weir_start_tls(weir_writer *w, weir_tls_ctx *ctx, const char *server_hostname,
-                   int64_t handshake_timeout);
+                   int64_t handshake_timeout, int64_t shutdown_timeout);
 
-/* A description of the last TLS failure on this thread (OpenSSL's error queue, summarised). */
+/* A description of the last TLS failure on this thread ("TLS handshake failed: certificate
+ * verify failed: hostname mismatch"), "" if none: set by a failing context constructor,
+ * open_connection, weir_start_tls as they return, and by any connection of the thread that
+ * fails later (ask a connection for its own with get_extra_info "tls_error"). */
 const char *weir_tls_last_error(void);
 
 #ifdef __cplusplus

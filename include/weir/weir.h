@@ -13,6 +13,7 @@
 #include "weir/sim.h"
 #include "weir/stream.h"
 #include "weir/task.h"
+#include "weir/tls.h"
 #include "weir/transport.h"
 
 #define WEIR_VERSION "0.1.0"

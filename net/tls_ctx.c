@@ -1,0 +1,191 @@
+/* net/tls_ctx.c - TLS contexts: an SSL_CTX with weir's defaults, and error texts.
+ *
+ * Defaults, as Python's ssl.create_default_context() has them: TLS 1.2 at least, a client
+ * verifies the server's certificate chain and name, against a CA file or directory or the
+ * system's default paths. Renegotiation is refused (it is the only way a write could have
+ * to wait for a read with memory BIOs, and TLS 1.3 dropped it). Every SSL_CTX lives in
+ * weir's library context, so its randomness is under tls_rand.c's control. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/provider.h>
+#include <openssl/x509_vfy.h>
+
+#include "net/tls_internal.h"
+
+/* --- the library context ------------------------------------------------------------- */
+
+static CRYPTO_ONCE libctx_once = CRYPTO_ONCE_STATIC_INIT;
+static OSSL_LIB_CTX *libctx;
+
+static void libctx_init(void) {
+    OSSL_LIB_CTX *l = OSSL_LIB_CTX_new();
+    if (!l) return;
+    if (!OSSL_PROVIDER_load(l, "default") || !weir__tls_rand_install(l)) {
+        OSSL_LIB_CTX_free(l);
+        return;
+    }
+    /* Kept for the life of the process, like OpenSSL's own default context. */
+    libctx = l;
+}
+
+OSSL_LIB_CTX *weir__tls_libctx(void) {
+    if (!CRYPTO_THREAD_run_once(&libctx_once, libctx_init)) return NULL;
+    return libctx;
+}
+
+/* --- errors -------------------------------------------------------------------------- */
+
+static _Thread_local char last_error[512];
+
+const char *weir_tls_last_error(void) { return last_error; }
+
+void weir__tls_set_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+}
+
+/* Append s to buf (holding len bytes of text), separated by ": ". */
+static size_t append(char *buf, size_t n, size_t len, const char *s) {
+    if (len == 0) buf[0] = '\0';
+    if (len >= n) return len;
+    int k = snprintf(buf + len, n - len, "%s%s", len ? ": " : "", s);
+    return k < 0 ? len : len + (size_t)k;
+}
+
+void weir__tls_describe(const SSL *ssl, const char *what, char *buf, size_t n) {
+    size_t len = append(buf, n, 0, what);
+    long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    bool verify_failed = false, any = false;
+    char prev[128] = "";
+    unsigned long e;
+    /* Oldest first: OpenSSL queues the cause before the consequences. Repeated reasons (a
+     * file error reported by each layer) are said once. */
+    while ((e = ERR_get_error()) != 0) {
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED)
+            verify_failed = true;
+        char reason[128];
+        const char *r = ERR_reason_error_string(e);
+        if (ERR_SYSTEM_ERROR(e)) {
+            /* An errno, which OpenSSL 3 keeps as the reason without a string for it. */
+            if (strerror_r(ERR_GET_REASON(e), reason, sizeof reason) != 0)
+                snprintf(reason, sizeof reason, "errno %d", ERR_GET_REASON(e));
+        } else {
+            snprintf(reason, sizeof reason, "%s", r ? r : "unknown OpenSSL error");
+        }
+        /* "system lib" only says that the reason before it came from the system. */
+        if (strcmp(reason, "system lib") == 0 || strcmp(prev, reason) == 0) continue;
+        len = append(buf, n, len, reason);
+        memcpy(prev, reason, sizeof prev);
+        any = true;
+    }
+    if (verify_failed && vr != X509_V_OK)
+        len = append(buf, n, len, X509_verify_cert_error_string(vr));
+    if (!any) append(buf, n, len, "no further detail from OpenSSL");
+}
+
+static int fail(weir_tls_ctx *c, int code, const char *what, const char *path) {
+    char buf[448];
+    char label[256];
+    snprintf(label, sizeof label, path ? "%s %s" : "%s", what, path ? path : "");
+    weir__tls_describe(NULL, label, buf, sizeof buf);
+    weir__tls_set_error("%s", buf);
+    weir_tls_ctx_free(c);
+    return code;
+}
+
+/* --- contexts ------------------------------------------------------------------------ */
+
+static int ctx_new(bool server, weir_tls_ctx **out) {
+    *out = NULL;
+    OSSL_LIB_CTX *lib = weir__tls_libctx();
+    if (!lib) {
+        char buf[256];
+        weir__tls_describe(NULL, "cannot set up OpenSSL", buf, sizeof buf);
+        weir__tls_set_error("%s", buf);
+        return WEIR_ENOMEM;
+    }
+    weir_tls_ctx *c = calloc(1, sizeof *c);
+    if (!c) return WEIR_ENOMEM;
+    c->head.hooks = &weir__tls_hooks_impl;
+    c->head.server = server;
+    atomic_init(&c->refs, 1);
+    c->ssl_ctx = SSL_CTX_new_ex(lib, NULL, server ? TLS_server_method() : TLS_client_method());
+    if (!c->ssl_ctx) return fail(c, WEIR_ENOMEM, "cannot make an SSL_CTX", NULL);
+    if (!SSL_CTX_set_min_proto_version(c->ssl_ctx, TLS1_2_VERSION))
+        return fail(c, WEIR_ENOMEM, "cannot set the minimum TLS version", NULL);
+    SSL_CTX_set_options(c->ssl_ctx, SSL_OP_NO_RENEGOTIATION);
+    *out = c;
+    return WEIR_OK;
+}
+
+/* A certificate chain and its key; key_file NULL = the key is in cert_file. */
+static int use_cert(weir_tls_ctx *c, const char *cert_file, const char *key_file) {
+    if (!key_file) key_file = cert_file;
+    if (SSL_CTX_use_certificate_chain_file(c->ssl_ctx, cert_file) != 1)
+        return fail(c, WEIR_EINVAL, "cannot load the certificate chain", cert_file);
+    if (SSL_CTX_use_PrivateKey_file(c->ssl_ctx, key_file, SSL_FILETYPE_PEM) != 1)
+        return fail(c, WEIR_EINVAL, "cannot load the private key", key_file);
+    if (SSL_CTX_check_private_key(c->ssl_ctx) != 1)
+        return fail(c, WEIR_EINVAL, "the private key does not match the certificate", key_file);
+    return WEIR_OK;
+}
+
+int weir_tls_client_ctx_new(const weir_tls_client_opts *opts, weir_tls_ctx **out) {
+    if (!out) return WEIR_EINVAL;
+    *out = NULL;
+    weir_tls_client_opts o = opts ? *opts : (weir_tls_client_opts){0};
+    if (o.verify_time < 0 || (o.key_file && !o.cert_file)) return WEIR_EINVAL;
+    weir_tls_ctx *c;
+    int rc = ctx_new(false, &c);
+    if (rc) return rc;
+    ERR_clear_error();
+    if (o.ca_file || o.ca_dir) {
+        if (SSL_CTX_load_verify_locations(c->ssl_ctx, o.ca_file, o.ca_dir) != 1)
+            return fail(c, WEIR_EINVAL, "cannot load the trusted CAs from",
+                        o.ca_file ? o.ca_file : o.ca_dir);
+    } else if (!o.no_verify && SSL_CTX_set_default_verify_paths(c->ssl_ctx) != 1) {
+        return fail(c, WEIR_EINVAL, "cannot load the system's trusted CAs", NULL);
+    }
+    c->verify = !o.no_verify;
+    SSL_CTX_set_verify(c->ssl_ctx, c->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    if (o.verify_time)
+        X509_VERIFY_PARAM_set_time(SSL_CTX_get0_param(c->ssl_ctx), (time_t)o.verify_time);
+    if (o.cert_file && (rc = use_cert(c, o.cert_file, o.key_file)) != 0) return rc;
+    *out = c;
+    return WEIR_OK;
+}
+
+int weir_tls_server_ctx_new(const weir_tls_server_opts *opts, weir_tls_ctx **out) {
+    if (!out) return WEIR_EINVAL;
+    *out = NULL;
+    if (!opts || !opts->cert_file) {
+        weir__tls_set_error("a server context needs a certificate chain (cert_file)");
+        return WEIR_EINVAL;
+    }
+    weir_tls_ctx *c;
+    int rc = ctx_new(true, &c);
+    if (rc) return rc;
+    ERR_clear_error();
+    if ((rc = use_cert(c, opts->cert_file, opts->key_file)) != 0) return rc;
+    *out = c;
+    return WEIR_OK;
+}
+
+void weir__tls_ctx_retain(weir_tls_ctx *ctx) { atomic_fetch_add(&ctx->refs, 1); }
+
+void weir__tls_ctx_release(weir_tls_ctx *ctx) {
+    if (atomic_fetch_sub(&ctx->refs, 1) != 1) return;
+    SSL_CTX_free(ctx->ssl_ctx);
+    free(ctx);
+}
+
+void weir_tls_ctx_free(weir_tls_ctx *ctx) {
+    if (ctx) weir__tls_ctx_release(ctx);
+}
