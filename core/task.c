@@ -291,21 +291,28 @@ static int block_on(weir_task *t, weir__waiter *w) {
         weir_timer_start(t->loop, &t->deadline_timer, t->deadline, deadline_fired, t);
     }
     switch_out(t, false);
-    weir_timer_stop(t->loop, &t->deadline_timer);
+    if (weir_timer_armed(&t->deadline_timer)) weir_timer_stop(t->loop, &t->deadline_timer);
     return w->result;
 }
 
-static int may_block(weir_task *t) {
+/* Whether the running task may block now. The deadline is inclusive, so a wait that starts
+ * at the deadline instant may still be satisfied within it (its deadline timer, armed for
+ * now, expires after everything else due then). `at_deadline_too` is for weir_yield: it
+ * arms no timer and the virtual clock cannot move while a task keeps yielding, so a yield
+ * at the deadline instant already fails, or a task polling with yields would never time out. */
+static int may_block(weir_task *t, bool at_deadline_too) {
     if (!t) return WEIR_ENOTASK;
     if (t->cancelled) return WEIR_ECANCELED;
-    if (t->deadline != WEIR_FOREVER && t->deadline <= weir_loop_now(t->loop))
-        return WEIR_ETIMEDOUT;
+    if (t->deadline != WEIR_FOREVER) {
+        int64_t now = weir_loop_now(t->loop);
+        if (t->deadline < now || (at_deadline_too && t->deadline == now)) return WEIR_ETIMEDOUT;
+    }
     return WEIR_OK;
 }
 
 int weir__wait(weir__waiter *w) {
     weir_task *t = current;
-    int rc = may_block(t);
+    int rc = may_block(t, false);
     if (rc) return rc;
     return block_on(t, w);
 }
@@ -340,7 +347,7 @@ static void sleep_fired(weir_timer *timer, void *arg) {
 
 int weir_sleep_until(int64_t when) {
     weir_task *t = current;
-    int rc = may_block(t);
+    int rc = may_block(t, false);
     if (rc) return rc;
     weir__waiter w = {.what = "sleep"};
     weir_timer timer = {0};
@@ -359,7 +366,7 @@ int weir_sleep(int64_t ns) {
 
 int weir_yield(void) {
     weir_task *t = current;
-    int rc = may_block(t);
+    int rc = may_block(t, true);
     if (rc) return rc;
     /* Queue ourselves behind everything already ready, then step aside. */
     weir__waiter w = {.what = "yield"};

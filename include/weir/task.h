@@ -70,7 +70,9 @@ int64_t weir_deadline_get(void);
  * 0, WEIR_ECANCELED, WEIR_ETIMEDOUT (the deadline comes first) or WEIR_ENOTASK. */
 int weir_sleep(int64_t ns);
 int weir_sleep_until(int64_t when);
-/* Let every other ready task run once (asyncio.sleep(0)). Same errors as weir_sleep. */
+/* Let every other ready task run once (asyncio.sleep(0)). Same errors as weir_sleep; a
+ * yield at the deadline instant itself already fails with WEIR_ETIMEDOUT (the virtual clock
+ * does not move while a task keeps yielding, so a yield loop must be able to time out). */
 int weir_yield(void);
 
 #ifdef __cplusplus

@@ -17,7 +17,7 @@ static void say(const char *word) {
 
 static void reset_order(void) { order[0] = '\0'; }
 
-#define is_str(got, want, ...) \
+#define is_str(got, want, ...)                                                                     \
     tap_is_mem((got), strlen(got), (want), strlen(want), __FILE__, __LINE__, __VA_ARGS__)
 
 static weir_loop *new_loop(void) {
@@ -128,6 +128,10 @@ static int sleep_before(void *arg) {
     weir_deadline_set(30 * WEIR_MS);
     rcs[0] = weir_sleep(20 * WEIR_MS);
     times[0] = weir_now();
+    /* Move the deadline later: the next sleep must not be cut at the old one (30 ms). */
+    weir_deadline_set(200 * WEIR_MS);
+    rcs[1] = weir_sleep(100 * WEIR_MS);
+    times[1] = weir_now();
     return 0; /* returns with the deadline still set: its timer must be gone already */
 }
 
@@ -143,7 +147,9 @@ static void test_sleep(void) {
     is_int(run_one(sleep_before, NULL, &end), 0, "run");
     is_int(rcs[0], 0, "a sleep ending before the deadline: 0");
     is_int(times[0], 20 * WEIR_MS, "at its end");
-    is_int(end, 20 * WEIR_MS, "the deadline's timer was removed (clock ends at 20 ms)");
+    is_int(rcs[1], 0, "after moving the deadline later, a sleep past the old one succeeds");
+    is_int(times[1], 120 * WEIR_MS, "at its end");
+    is_int(end, 120 * WEIR_MS, "no deadline timer was left behind (clock ends at 120 ms)");
 }
 
 /* --- a deadline already passed fails at the next block, without switching ------------- */
@@ -151,7 +157,7 @@ static void test_sleep(void) {
 static int passed(void *arg) {
     (void)arg;
     weir_sleep(10 * WEIR_MS);
-    weir_deadline_set(weir_now()); /* due now counts as passed */
+    weir_deadline_set(weir_now() - 1); /* passed 1 ns ago */
     say("p");
     rcs[0] = weir_yield();
     say("p-yield");
@@ -162,7 +168,7 @@ static int passed(void *arg) {
     rcs[4] = weir__wait(&w);
     rcs[5] = w.task == NULL;
     times[0] = weir_now();
-    weir_deadline_set(weir_now() - WEIR_MS); /* in the past */
+    weir_deadline_set(0); /* long past */
     rcs[6] = weir_yield();
     weir_deadline_set(WEIR_FOREVER);
     rcs[7] = weir_yield();
@@ -186,20 +192,70 @@ static void test_already_passed(void) {
     weir_spawn(loop, passed, NULL, NULL, &a);
     weir_spawn(loop, neighbour, NULL, NULL, &b);
     is_int(weir_loop_run(loop), 0, "run");
-    is_int(rcs[0], WEIR_ETIMEDOUT, "yield with the deadline at now: WEIR_ETIMEDOUT");
+    is_int(rcs[0], WEIR_ETIMEDOUT, "yield after the deadline: WEIR_ETIMEDOUT");
     is_int(rcs[1], WEIR_ETIMEDOUT, "sleep(0): WEIR_ETIMEDOUT");
     is_int(rcs[2], WEIR_ETIMEDOUT, "sleep: WEIR_ETIMEDOUT");
     is_int(rcs[3], WEIR_ETIMEDOUT, "sleep_until: WEIR_ETIMEDOUT");
     is_int(rcs[4], WEIR_ETIMEDOUT, "weir__wait: WEIR_ETIMEDOUT");
     is_int(rcs[5], 1, "the waiter was not left pointing at the task");
     is_int(times[0], 10 * WEIR_MS, "all at once, no time passed");
-    is_int(rcs[6], WEIR_ETIMEDOUT, "a deadline in the past: WEIR_ETIMEDOUT");
+    is_int(rcs[6], WEIR_ETIMEDOUT, "a deadline long past: WEIR_ETIMEDOUT");
     is_int(rcs[7], 0, "with the deadline cleared, yield works again");
     is_str(order, "p p-yield n p-end n2",
            "the failing calls did not switch away; the last yield did");
     is_int(weir_loop_now(loop), 10 * WEIR_MS, "clock");
     weir_join(a, NULL);
     weir_join(b, NULL);
+    weir_loop_free(loop);
+}
+
+/* --- the deadline is inclusive (task.h): what is due at the deadline's instant is in time - */
+
+static weir__waiter iw1, iw2, iw3;
+
+static int inclusive_reader(void *arg) {
+    (void)arg;
+    weir_deadline_set(10 * WEIR_MS);
+    rcs[0] = weir__wait(&iw1); /* blocked since 0; satisfied at exactly 10 ms */
+    times[0] = weir_now();
+    rcs[1] = weir__wait(&iw2); /* begins at 10 ms; satisfied later in that same instant */
+    times[1] = weir_now();
+    rcs[2] = weir__wait(&iw3); /* begins at 10 ms; nothing comes: times out at 10 ms */
+    times[2] = weir_now();
+    return 0;
+}
+
+static int inclusive_writer(void *arg) {
+    (void)arg;
+    weir_sleep_until(10 * WEIR_MS); /* its timer is armed after the reader's deadline timer */
+    weir__wake(&iw1, 1);
+    weir_yield(); /* the reader runs and starts its second wait */
+    weir_yield();
+    weir__wake(&iw2, 2);
+    return 0;
+}
+
+static void test_inclusive(void) {
+    reset();
+    memset(&iw1, 0, sizeof iw1);
+    memset(&iw2, 0, sizeof iw2);
+    memset(&iw3, 0, sizeof iw3);
+    weir_loop *loop = new_loop();
+    weir_task *r, *w;
+    weir_spawn(loop, inclusive_reader, NULL, NULL, &r);
+    weir_spawn(loop, inclusive_writer, NULL, NULL, &w);
+    is_int(weir_loop_run(loop), 0, "run");
+    is_int(rcs[0], 1, "a wake at exactly the deadline is in time");
+    is_int(times[0], 10 * WEIR_MS, "at 10 ms");
+    is_int(rcs[1], 2,
+           "a wait that begins at the deadline instant and is satisfied later in that instant "
+           "is in time too");
+    is_int(times[1], 10 * WEIR_MS, "at 10 ms");
+    is_int(rcs[2], WEIR_ETIMEDOUT, "a wait nothing satisfies in that instant times out");
+    is_int(times[2], 10 * WEIR_MS, "still at 10 ms");
+    is_int(weir_loop_now(loop), 10 * WEIR_MS, "the clock never passed the deadline");
+    weir_join(r, NULL);
+    weir_join(w, NULL);
     weir_loop_free(loop);
 }
 
@@ -213,6 +269,10 @@ static int wait_with_deadline(void *arg) {
     rcs[0] = weir__wait(&dw);
     times[0] = weir_now();
     rcs[1] = dw.task == NULL;
+    /* With no deadline, a later sleep is not cut short by what is left of the old one. */
+    weir_deadline_set(WEIR_FOREVER);
+    rcs[2] = weir_sleep(deadline + WEIR_SEC - weir_now());
+    times[2] = weir_now();
     return 0;
 }
 
@@ -232,7 +292,8 @@ static void test_wait_deadline(void) {
     is_int(rcs[0], WEIR_ETIMEDOUT, "weir__wait nobody wakes: WEIR_ETIMEDOUT");
     is_int(times[0], 25 * WEIR_MS, "exactly at the deadline");
     is_int(rcs[1], 1, "the waiter is empty afterwards");
-    is_int(end, 25 * WEIR_MS, "clock");
+    is_int(rcs[2], 0, "with the deadline cleared, a sleep works again");
+    is_int(end, 25 * WEIR_MS + WEIR_SEC, "and ends on time");
 
     /* Woken before the deadline: the wake's result, and the deadline timer is gone. */
     reset();
@@ -245,20 +306,26 @@ static void test_wait_deadline(void) {
     is_int(weir_loop_run(loop), 0, "run");
     is_int(rcs[0], 42, "woken before the deadline: the wake's result");
     is_int(times[0], 7 * WEIR_MS, "at the wake");
-    is_int(weir_loop_now(loop), 7 * WEIR_MS, "the deadline's timer was removed");
+    is_int(rcs[2], 0, "a later sleep past the old deadline, with none set, succeeds");
+    is_int(times[2], 500 * WEIR_MS + WEIR_SEC, "at its end");
     weir_join(a, NULL);
     weir_join(b, NULL);
+
+    weir_loop_free(loop);
 
     /* Woken after the deadline fired: the late wake is a no-op. */
     reset();
     memset(&dw, 0, sizeof dw);
-    int64_t early = 12 * WEIR_MS, after = 9 * WEIR_MS; /* clock at 7 ms */
+    loop = new_loop();
+    int64_t early = 12 * WEIR_MS, after = 16 * WEIR_MS;
     weir_spawn(loop, wait_with_deadline, &early, NULL, &a);
     weir_spawn(loop, waker, &after, NULL, &b);
     is_int(weir_loop_run(loop), 0, "run");
     is_int(rcs[0], WEIR_ETIMEDOUT, "the deadline came first");
     is_int(times[0], 12 * WEIR_MS, "at the deadline (12 ms), before the wake at 16 ms");
     is_str(order, "wake", "the waker still ran, its wake found nobody");
+    is_int(rcs[2], 0, "the late wake did not cut the next sleep short");
+    is_int(times[2], 12 * WEIR_MS + WEIR_SEC, "it ended on time");
     is_int(weir_join(a, NULL), 0, "join");
     is_int(weir_join(b, NULL), 0, "join");
     weir_loop_free(loop);
@@ -375,7 +442,7 @@ static void test_cancel_before_deadline(void) {
     weir_loop_free(loop);
 }
 
-/* --- a deadline does not outlive the blocking call it bounded ------------------------- */
+/* --- a deadline stays in force after it fired, for every later call ------------------ */
 
 static int deadline_then_yields(void *arg) {
     (void)arg;
@@ -402,15 +469,49 @@ static void test_deadline_persists(void) {
     is_int(end, 5 * WEIR_MS, "and the failed call added no timer");
 }
 
+/* --- nothing of a deadline remains once the call it bounded returned ----------------- */
+
+static weir__waiter leftover_w;
+
+static int deadline_then_plain_wait(void *arg) {
+    (void)arg;
+    weir_deadline_set(30 * WEIR_MS);
+    rcs[0] = weir_sleep(20 * WEIR_MS); /* ends before the deadline */
+    weir_deadline_set(WEIR_FOREVER);
+    rcs[1] = weir__wait(&leftover_w); /* no deadline: only a wake ends it */
+    times[1] = weir_now();
+    return 0;
+}
+
+static void test_no_leftover(void) {
+    reset();
+    memset(&leftover_w, 0, sizeof leftover_w);
+    weir_loop *loop = new_loop();
+    weir_task *t;
+    weir_spawn(loop, deadline_then_plain_wait, NULL, NULL, &t);
+    is_int(weir_loop_run(loop), WEIR_EDEADLOCK, "the plain wait is stuck");
+    is_int(rcs[0], 0, "the sleep ended before the deadline");
+    is_int(weir_loop_now(loop), 20 * WEIR_MS,
+           "the clock stayed at 20 ms: no timer of the old deadline (30 ms) was left armed");
+    weir__wake(&leftover_w, 5);
+    is_int(weir_loop_run(loop), 0, "woken from outside, it finishes");
+    is_int(rcs[1], 5, "with the wake's result");
+    is_int(times[1], 20 * WEIR_MS, "at 20 ms");
+    weir_join(t, NULL);
+    weir_loop_free(loop);
+}
+
 int main(void) {
     test_outside();
     test_nested();
     test_sleep();
     test_already_passed();
+    test_inclusive();
     test_wait_deadline();
     test_equal_deadlines();
     test_join_deadline();
     test_cancel_before_deadline();
     test_deadline_persists();
+    test_no_leftover();
     return done_testing();
 }

@@ -19,7 +19,7 @@ static void say(const char *word) {
 
 static void reset_order(void) { order[0] = '\0'; }
 
-#define is_str(got, want, ...) \
+#define is_str(got, want, ...)                                                                     \
     tap_is_mem((got), strlen(got), (want), strlen(want), __FILE__, __LINE__, __VA_ARGS__)
 
 static weir_loop *new_loop(void) {
@@ -127,7 +127,7 @@ typedef struct counting {
     int64_t now;
     int waits;
     int64_t deadlines[64];
-    int fail_at;       /* return fail_rc on this wait (1-based), 0 = never */
+    int fail_at; /* return fail_rc on this wait (1-based), 0 = never */
     int fail_rc;
     int *freed;
 } counting;
@@ -271,11 +271,13 @@ static void test_forever_timer(void) {
     ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
        "weir_sleep(WEIR_FOREVER) alone: run returns WEIR_EDEADLOCK instead of spinning "
        "(child %s %d)",
-       WIFSIGNALED(status) ? "killed by signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+       WIFSIGNALED(status) ? "killed by signal" : "exit",
+       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     status = run_in_child(1);
     ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
        "a timer armed at WEIR_FOREVER: run returns instead of spinning (child %s %d)",
-       WIFSIGNALED(status) ? "killed by signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+       WIFSIGNALED(status) ? "killed by signal" : "exit",
+       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
 /* --- run_until -------------------------------------------------------------------------- */
@@ -441,8 +443,7 @@ static weir_loop *freeing_loop;
 static int spawn_in_cleanup(void *arg) {
     (void)arg;
     weir_sleep(WEIR_SEC); /* cancelled by weir_loop_free */
-    spawn_rc_during_free =
-        weir_spawn(freeing_loop, say_task, "never", NULL, &spawned_during_free);
+    spawn_rc_during_free = weir_spawn(freeing_loop, say_task, "never", NULL, &spawned_during_free);
     return 0;
 }
 
@@ -458,6 +459,88 @@ static void test_spawn_during_free(void) {
     is_str(order, "", "the refused task never ran");
 }
 
+/* --- stop and the step limit ----------------------------------------------------------- */
+
+static weir_loop *stop_loop;
+
+static int stopper(void *arg) {
+    say(arg);
+    weir_loop_stop(stop_loop);
+    return 0;
+}
+
+static int yield_once(void *arg) {
+    say(arg);
+    weir_yield();
+    say("B2");
+    return 0;
+}
+
+static void timer_say(weir_timer *t, void *arg) {
+    (void)t;
+    say(arg);
+}
+
+static int spin_until_cancelled(void *arg) {
+    (void)arg;
+    while (weir_yield() == 0) {
+    }
+    return 0;
+}
+
+static void test_stop_and_steps(void) {
+    weir_loop *loop = stop_loop = new_loop();
+    reset_order();
+    weir_timer timer = {0};
+    weir_timer_start(loop, &timer, 5 * WEIR_MS, timer_say, "timer");
+    spawn_detached(loop, stopper, "A");
+    spawn_detached(loop, yield_once, "B");
+    is_int(weir_loop_run(loop), 0, "a stopped run returns 0");
+    is_str(order, "A B", "the iteration in progress finished, the next did not start");
+    is_int(weir_loop_now(loop), 0, "the clock did not move");
+    is_int(weir_loop_live_tasks(loop), 1, "B is still alive");
+    is_int(weir_loop_run(loop), 0, "the next run goes on");
+    is_str(order, "A B B2 timer", "from where it stopped");
+    is_int(weir_loop_now(loop), 5 * WEIR_MS, "clock");
+
+    reset_order();
+    spawn_detached(loop, stopper, "S");
+    spawn_detached(loop, yield_once, "B");
+    is_int(weir_loop_run_until(loop, WEIR_SEC), 0, "stop works for run_until too");
+    is_str(order, "S B", "order");
+    is_int(weir_loop_now(loop), 5 * WEIR_MS, "and leaves the clock where it was");
+    weir_loop_run(loop);
+
+    /* Steps count tasks and callbacks. */
+    uint64_t before = weir_loop_steps(loop);
+    reset_order();
+    spawn_detached(loop, say_task, "t1");
+    spawn_detached(loop, yield_once, "t2"); /* two steps */
+    weir_call_soon(loop, say_cb, "cb");
+    is_int(weir_loop_run(loop), 0, "run");
+    is_int(weir_loop_steps(loop) - before, 4, "four steps: t1, t2 twice, the callback");
+
+    /* A livelock hits the step limit; each run call gets the full budget again. */
+    weir_task *spin;
+    weir_spawn(loop, spin_until_cancelled, NULL, NULL, &spin);
+    weir_loop_set_step_limit(loop, 100);
+    before = weir_loop_steps(loop);
+    is_int(weir_loop_run(loop), WEIR_ESTALL, "a task that never stops yielding: WEIR_ESTALL");
+    uint64_t used = weir_loop_steps(loop) - before;
+    ok(used >= 100 && used <= 101, "after the limit of 100 steps (%llu)", (unsigned long long)used);
+    before = weir_loop_steps(loop);
+    is_int(weir_loop_run(loop), WEIR_ESTALL, "again");
+    used = weir_loop_steps(loop) - before;
+    ok(used >= 100 && used <= 101, "with a fresh budget (%llu)", (unsigned long long)used);
+    is_int(weir_loop_now(loop), 5 * WEIR_MS, "no time passed");
+    weir_task_cancel(spin);
+    weir_loop_set_step_limit(loop, 0);
+    is_int(weir_loop_run(loop), 0, "cancelled, it finishes");
+    ok(weir_task_done(spin), "done");
+    weir_join(spin, NULL);
+    weir_loop_free(loop);
+}
+
 int main(void) {
     test_empty();
     test_clock_jumps();
@@ -471,5 +554,6 @@ int main(void) {
     test_free_with_pending_callbacks();
     test_reentry();
     test_spawn_during_free();
+    test_stop_and_steps();
     return done_testing();
 }

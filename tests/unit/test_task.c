@@ -23,7 +23,7 @@ static void say(const char *word) {
 
 static void reset_order(void) { order[0] = '\0'; }
 
-#define is_str(got, want, ...) \
+#define is_str(got, want, ...)                                                                     \
     tap_is_mem((got), strlen(got), (want), strlen(want), __FILE__, __LINE__, __VA_ARGS__)
 
 static weir_loop *new_loop(void) {
@@ -43,7 +43,8 @@ static void test_spawn_join(void) {
     weir_loop *loop = new_loop();
     int args[3] = {1, 2, 3};
     weir_task *t[3];
-    for (int i = 0; i < 3; i++) is_int(weir_spawn(loop, add_ten, &args[i], NULL, &t[i]), 0, "spawn %d", i);
+    for (int i = 0; i < 3; i++)
+        is_int(weir_spawn(loop, add_ten, &args[i], NULL, &t[i]), 0, "spawn %d", i);
     is_int(weir_loop_live_tasks(loop), 3, "three live tasks before running");
     ok(!weir_task_done(t[0]), "not done before the loop runs");
     is_int(weir_loop_run(loop), 0, "run returns 0 when all tasks finished");
@@ -201,28 +202,37 @@ static int mixer(void *arg) {
 
 static int fp_rc[2];
 
+/* The floating-point control state, as one number: x86-64 MXCSR (low half) and the x87
+ * control word (high half); aarch64 FPCR. FP_ROUND_UP(m) is m with rounding set upward. */
 #if defined(__x86_64__)
-static unsigned get_fpmode(void) {
-    unsigned m;
-    __asm__ volatile("stmxcsr %0" : "=m"(m));
-    return m;
+static uint64_t get_fpmode(void) {
+    unsigned mxcsr;
+    unsigned short cw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    return (uint64_t)mxcsr | (uint64_t)cw << 32;
 }
-static void set_fpmode(unsigned m) { __asm__ volatile("ldmxcsr %0" : : "m"(m)); }
-#define FP_ROUND_UP(m) (((m) & ~0x6000u) | 0x4000u)
+static void set_fpmode(uint64_t m) {
+    unsigned mxcsr = (unsigned)m;
+    unsigned short cw = (unsigned short)(m >> 32);
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+}
+#define FP_ROUND_UP(m) (((m) & ~(0x6000ull | 0xC00ull << 32)) | 0x4000ull | 0x800ull << 32)
 #elif defined(__aarch64__)
-static unsigned get_fpmode(void) {
+static uint64_t get_fpmode(void) {
     uint64_t m;
     __asm__ volatile("mrs %0, fpcr" : "=r"(m));
-    return (unsigned)m;
+    return m;
 }
-static void set_fpmode(unsigned m) { __asm__ volatile("msr fpcr, %0" : : "r"((uint64_t)m)); }
-#define FP_ROUND_UP(m) (((m) & ~(3u << 22)) | (1u << 22))
+static void set_fpmode(uint64_t m) { __asm__ volatile("msr fpcr, %0" : : "r"(m)); }
+#define FP_ROUND_UP(m) (((m) & ~(3ull << 22)) | (1ull << 22))
 #endif
 
 #ifdef FP_ROUND_UP
 /* The floating-point control word (rounding mode) belongs to each task. */
 static int fp_changer(void *arg) {
-    unsigned orig = get_fpmode();
+    uint64_t orig = get_fpmode();
     set_fpmode(FP_ROUND_UP(orig));
     weir_yield();
     fp_rc[0] = get_fpmode() == FP_ROUND_UP(orig);
@@ -232,16 +242,95 @@ static int fp_changer(void *arg) {
 }
 
 static int fp_observer(void *arg) {
-    unsigned *outside = arg;
+    uint64_t *outside = arg;
     fp_rc[1] = get_fpmode() == *outside;
+    return 0;
+}
+#endif
+
+/* probe_call(out, base, fn, a0, a1): put base+k in every callee-saved register a switch must
+ * keep, call fn(a0, a1) (a switch: other code runs and puts its own values there), then
+ * store what the registers hold into out[]. In assembly, so the compiler cannot save the
+ * registers for us. */
+#if defined(__x86_64__)
+#define PROBE_REGS 5 /* rbx r12 r13 r14 r15 (rbp stays a frame pointer for unwinders) */
+__asm__(".text\n"
+        ".type probe_call, @function\n"
+        "probe_call:\n"
+        "  pushq %rbx\n  pushq %rbp\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+        "  pushq %rdi\n" /* 7 pushes: the stack is 16-byte aligned for the call */
+        "  leaq 1(%rsi), %rbx\n  leaq 2(%rsi), %r12\n  leaq 3(%rsi), %r13\n"
+        "  leaq 4(%rsi), %r14\n  leaq 5(%rsi), %r15\n"
+        "  movq %rdx, %rax\n  movq %rcx, %rdi\n  movq %r8, %rsi\n"
+        "  call *%rax\n"
+        "  popq %rdi\n"
+        "  movq %rbx, 0(%rdi)\n  movq %r12, 8(%rdi)\n  movq %r13, 16(%rdi)\n"
+        "  movq %r14, 24(%rdi)\n  movq %r15, 32(%rdi)\n"
+        "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbp\n  popq %rbx\n"
+        "  ret\n"
+        ".size probe_call, .-probe_call\n");
+#elif defined(__aarch64__)
+#define PROBE_REGS 18 /* x19-x28, d8-d15 */
+__asm__(".text\n"
+        ".type probe_call, %function\n"
+        "probe_call:\n"
+        "  stp x29, x30, [sp, #-16]!\n  mov x29, sp\n"
+        "  stp x19, x20, [sp, #-16]!\n  stp x21, x22, [sp, #-16]!\n"
+        "  stp x23, x24, [sp, #-16]!\n  stp x25, x26, [sp, #-16]!\n"
+        "  stp x27, x28, [sp, #-16]!\n  stp d8, d9, [sp, #-16]!\n"
+        "  stp d10, d11, [sp, #-16]!\n  stp d12, d13, [sp, #-16]!\n"
+        "  stp d14, d15, [sp, #-16]!\n  str x0, [sp, #-16]!\n"
+        "  add x19, x1, #1\n  add x20, x1, #2\n  add x21, x1, #3\n  add x22, x1, #4\n"
+        "  add x23, x1, #5\n  add x24, x1, #6\n  add x25, x1, #7\n  add x26, x1, #8\n"
+        "  add x27, x1, #9\n  add x28, x1, #10\n"
+        "  add x9, x1, #11\n  fmov d8, x9\n  add x9, x1, #12\n  fmov d9, x9\n"
+        "  add x9, x1, #13\n  fmov d10, x9\n  add x9, x1, #14\n  fmov d11, x9\n"
+        "  add x9, x1, #15\n  fmov d12, x9\n  add x9, x1, #16\n  fmov d13, x9\n"
+        "  add x9, x1, #17\n  fmov d14, x9\n  add x9, x1, #18\n  fmov d15, x9\n"
+        "  mov x10, x2\n  mov x0, x3\n  mov x1, x4\n"
+        "  blr x10\n"
+        "  ldr x0, [sp], #16\n"
+        "  stp x19, x20, [x0, #0]\n  stp x21, x22, [x0, #16]\n  stp x23, x24, [x0, #32]\n"
+        "  stp x25, x26, [x0, #48]\n  stp x27, x28, [x0, #64]\n"
+        "  stp d8, d9, [x0, #80]\n  stp d10, d11, [x0, #96]\n"
+        "  stp d12, d13, [x0, #112]\n  stp d14, d15, [x0, #128]\n"
+        "  ldp d14, d15, [sp], #16\n  ldp d12, d13, [sp], #16\n  ldp d10, d11, [sp], #16\n"
+        "  ldp d8, d9, [sp], #16\n  ldp x27, x28, [sp], #16\n  ldp x25, x26, [sp], #16\n"
+        "  ldp x23, x24, [sp], #16\n  ldp x21, x22, [sp], #16\n  ldp x19, x20, [sp], #16\n"
+        "  ldp x29, x30, [sp], #16\n"
+        "  ret\n"
+        ".size probe_call, .-probe_call\n");
+#endif
+
+#ifdef PROBE_REGS
+void probe_call(uint64_t *out, uint64_t base, void *fn, void *a0, void *a1);
+
+/* How many of out[] differ from what probe_call put there for `base`. */
+static int probe_errors(const uint64_t *out, uint64_t base) {
+    int bad = 0;
+    for (int k = 0; k < PROBE_REGS; k++) bad += out[k] != base + (uint64_t)k + 1;
+    return bad;
+}
+
+static int probe_bad[4];
+
+/* Through the public API: the registers survive weir_yield. (Functions between the task
+ * and the switch may save some registers themselves; test_ctx_direct has none between.) */
+static int prober(void *arg) {
+    uint64_t base = (uint64_t)(uintptr_t)arg << 32;
+    for (int round = 0; round < 3; round++) {
+        uint64_t out[PROBE_REGS];
+        memset(out, 0, sizeof out);
+        probe_call(out, base + (uint64_t)round * 0x100, (void *)weir_yield, NULL, NULL);
+        probe_bad[(uintptr_t)arg - 1] += probe_errors(out, base + (uint64_t)round * 0x100);
+    }
     return 0;
 }
 #endif
 
 static void test_registers(void) {
     for (int i = 0; i < 4; i++) mix_expected[i] = -2;
-    /* The reference: the same arithmetic with yields that fail at once (outside a task
-     * weir_yield returns WEIR_ENOTASK, so compute it by hand in a task of its own). */
+    /* The reference: each mixer run alone first, then all four interleaved. */
     weir_loop *loop = new_loop();
     weir_task *t[4];
     for (intptr_t i = 0; i < 4; i++) {
@@ -259,8 +348,19 @@ static void test_registers(void) {
            "mixer %d: values live across 20 switches survived (%ld vs %ld)", i, mix_got[i],
            mix_expected[i]);
     }
+#ifdef PROBE_REGS
+    weir_task *p[3];
+    memset(probe_bad, 0, sizeof probe_bad);
+    for (intptr_t i = 1; i <= 3; i++) weir_spawn(loop, prober, (void *)i, NULL, &p[i - 1]);
+    weir_loop_run(loop);
+    for (int i = 0; i < 3; i++) {
+        weir_join(p[i], NULL);
+        is_int(probe_bad[i], 0, "prober %d: all %d callee-saved registers survive each switch", i,
+               PROBE_REGS);
+    }
+#endif
 #ifdef FP_ROUND_UP
-    unsigned outside = get_fpmode();
+    uint64_t outside = get_fpmode();
     weir_task *a, *b;
     weir_spawn(loop, fp_changer, NULL, NULL, &a);
     weir_spawn(loop, fp_observer, &outside, NULL, &b);
@@ -273,6 +373,67 @@ static void test_registers(void) {
 #endif
     weir_loop_free(loop);
 }
+
+/* --- the context switch itself ------------------------------------------------------- */
+
+/* weir__ctx_switch called straight from probe_call, with no C function in between that
+ * could save a register the switch loses. Not under ASan: these switches bypass the
+ * sanitizer fiber hooks that task.c adds. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#endif
+
+#if defined(PROBE_REGS) && !defined(TEST_ASAN)
+#include "core/ctx.h"
+
+static weir__ctx ctx_main, ctx_child;
+static int child_bad, child_rounds, child_misaligned;
+
+static void child_entry(void *arg) {
+    (void)arg;
+#if defined(__x86_64__)
+    /* Entered as if by a call: the frame pointer is 16-byte aligned. */
+    child_misaligned = ((uintptr_t)__builtin_frame_address(0) & 15) != 0;
+#endif
+    for (uint64_t round = 0;; round++) {
+        uint64_t out[PROBE_REGS];
+        uint64_t base = 0xC0DE000000000000ull + round * 0x100;
+        probe_call(out, base, (void *)weir__ctx_switch, &ctx_child, &ctx_main);
+        child_bad += probe_errors(out, base);
+        child_rounds++;
+    }
+}
+
+static void test_ctx_direct(void) {
+    size_t size = 64 * 1024;
+    void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (stack == MAP_FAILED) {
+        ok(0, "mmap a stack");
+        return;
+    }
+    weir__ctx_make(&ctx_child, stack, size, child_entry, NULL);
+    int main_bad = 0;
+    for (uint64_t round = 0; round < 4; round++) {
+        uint64_t out[PROBE_REGS];
+        uint64_t base = 0xAAAA000000000000ull + round * 0x100;
+        probe_call(out, base, (void *)weir__ctx_switch, &ctx_main, &ctx_child);
+        main_bad += probe_errors(out, base);
+    }
+    is_int(child_rounds, 3, "four switches into the child, three back to it after the first");
+    is_int(main_bad, 0, "%s: every callee-saved register of the caller survives the switch",
+           weir__ctx_kind());
+    is_int(child_bad, 0, "%s: and every one of the other context", weir__ctx_kind());
+    is_int(child_misaligned, 0, "a new context starts with an ABI-aligned stack");
+    munmap(stack, size);
+}
+#else
+static void test_ctx_direct(void) {}
+#endif
 
 /* --- current task, loop, name, clock -------------------------------------------------- */
 
@@ -673,6 +834,51 @@ static void test_detach(void) {
     weir_loop_free(loop);
 }
 
+/* Detached tasks give their stacks back when they finish, not when the loop is freed (a
+ * server spawning a detached task per connection must not grow). Counted in /proc/self/maps
+ * where there is one. */
+static int count_maps(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return -1;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static int short_lived(void *arg) {
+    (void)arg;
+    return weir_sleep(WEIR_MS);
+}
+
+static void test_detached_stacks_released(void) {
+    weir_loop *loop = new_loop();
+    weir_task *t;
+    /* Warm up: let malloc and the sanitizers create whatever mappings they keep. */
+    for (int i = 0; i < 50; i++) {
+        weir_spawn(loop, short_lived, NULL, NULL, &t);
+        weir_task_detach(t);
+    }
+    weir_loop_run(loop);
+    int before = count_maps();
+    for (int i = 0; i < 500; i++) {
+        weir_spawn(loop, short_lived, NULL, NULL, &t);
+        weir_task_detach(t);
+    }
+    int during = count_maps();
+    weir_loop_run(loop);
+    int after = count_maps();
+    if (before < 0) {
+        ok(1, "# SKIP no /proc/self/maps");
+    } else {
+        ok(during - before >= 500, "500 tasks hold their own stacks (%d mappings more)",
+           during - before);
+        ok(after - before < 20, "finished detached tasks released them (%d -> %d -> %d)", before,
+           during, after);
+    }
+    weir_loop_free(loop);
+}
+
 /* --- weir_loop_free with tasks still blocked ------------------------------------------ */
 
 enum { N_TEARDOWN = 6 };
@@ -998,6 +1204,7 @@ int main(void) {
     test_fifo();
     test_yield();
     test_registers();
+    test_ctx_direct();
     test_introspection();
     test_cancel_blocked_sleep();
     test_cancel_from_task();
@@ -1010,6 +1217,7 @@ int main(void) {
     test_join_self();
     test_double_join();
     test_detach();
+    test_detached_stacks_released();
     test_loop_free_cancels();
     test_deep_recursion();
     test_guard_page();

@@ -17,7 +17,7 @@ static void say(const char *word) {
 
 static void reset_order(void) { order[0] = '\0'; }
 
-#define is_str(got, want, ...) \
+#define is_str(got, want, ...)                                                                     \
     tap_is_mem((got), strlen(got), (want), strlen(want), __FILE__, __LINE__, __VA_ARGS__)
 
 static weir_loop *new_loop(void) {
@@ -214,7 +214,8 @@ typedef struct periodic {
 static void periodic_fire(weir_timer *timer, void *arg) {
     periodic *p = arg;
     p->times[p->n++] = weir_loop_now(p->loop);
-    if (--p->left > 0) weir_timer_start(p->loop, timer, timer->when + p->period, periodic_fire, p);
+    if (--p->left > 0)
+        weir_timer_start(p->loop, timer, weir_loop_now(p->loop) + p->period, periodic_fire, p);
 }
 
 static void test_periodic(void) {
@@ -418,18 +419,18 @@ static void test_heap_stress(void) {
     for (int k = 0; k < 4 * NSTRESS; k++) {
         int i = (int)(rng() % NSTRESS);
         switch (rng() % 3) {
-        case 0:
-            weir_timer_stop(loop, &st[i].timer);
-            st[i].armed = false;
-            break;
-        case 1:
-            st[i].when = (int64_t)(rng() % 64) * WEIR_MS;
-            /* fallthrough */
-        default:
-            st[i].order = counter++;
-            st[i].armed = true;
-            weir_timer_start(loop, &st[i].timer, st[i].when, stress_fire, &st[i]);
-            break;
+            case 0:
+                weir_timer_stop(loop, &st[i].timer);
+                st[i].armed = false;
+                break;
+            case 1:
+                st[i].when = (int64_t)(rng() % 64) * WEIR_MS;
+                /* fallthrough */
+            default:
+                st[i].order = counter++;
+                st[i].armed = true;
+                weir_timer_start(loop, &st[i].timer, st[i].when, stress_fire, &st[i]);
+                break;
         }
     }
     int armed_ok = 1;
@@ -461,11 +462,133 @@ static void test_heap_stress(void) {
     for (int k = 0; same && k < m; k++)
         if (fired_seq[k] != expect[k]) {
             same = 0;
-            printf("# first difference at %d: fired %d, expected %d\n", k, fired_seq[k],
-                   expect[k]);
+            printf("# first difference at %d: fired %d, expected %d\n", k, fired_seq[k], expect[k]);
         }
     ok(same, "fired in exactly the reference (deadline, creation order)");
     is_int(bad_time, 0, "every timer fired with the clock at its deadline");
+    weir_loop_free(loop);
+}
+
+/* --- callbacks that stop and move other timers, against a reference scheduler ---------- */
+
+enum { NMODEL = 2000, MAX_FIRES = 20000 };
+
+typedef struct model_timer {
+    weir_timer timer;
+    int64_t when; /* when it was last armed for */
+    int fires;
+} model_timer;
+
+static model_timer mt[NMODEL];
+static weir_loop *model_loop;
+static int real_seq[MAX_FIRES], real_n, model_bad_time;
+static int64_t real_when[MAX_FIRES];
+
+/* The reference: a plain array scanned for the earliest (when, order). */
+static int64_t ref_when[NMODEL];
+static uint64_t ref_order[NMODEL], ref_counter;
+static bool ref_armed[NMODEL];
+static int ref_fires[NMODEL];
+
+static uint64_t splitmix(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* What the c-th firing of timer i does: the same in the real run and in the reference. */
+typedef struct action {
+    int kind; /* 0 nothing, 1 stop j, 2 (re)arm j at now + d */
+    int j;
+    int64_t d;
+} action;
+
+static action action_for(int i, int c, int total) {
+    uint64_t r = splitmix((uint64_t)i * 1000003u + (uint64_t)c);
+    action a = {0, (int)((r >> 8) % NMODEL), (int64_t)(1 + (r >> 24) % 50) * WEIR_MS};
+    if (total >= MAX_FIRES - 1) return a;
+    switch (r % 4) {
+        case 0:
+            a.kind = 1;
+            break;
+        case 1:
+            a.kind = 2;
+            break;
+        case 2:
+            if (c < 3) {
+                a.kind = 2;
+                a.j = i;
+            }
+            break;
+        default:
+            break;
+    }
+    return a;
+}
+
+static void model_fire(weir_timer *timer, void *arg) {
+    model_timer *m = arg;
+    int i = (int)(m - mt);
+    int64_t now = weir_loop_now(model_loop);
+    (void)timer;
+    if (now != m->when) model_bad_time++;
+    if (real_n < MAX_FIRES) {
+        real_seq[real_n] = i;
+        real_when[real_n] = now;
+    }
+    action a = action_for(i, m->fires++, real_n++);
+    if (a.kind == 1) weir_timer_stop(model_loop, &mt[a.j].timer);
+    if (a.kind == 2) {
+        mt[a.j].when = now + a.d;
+        weir_timer_start(model_loop, &mt[a.j].timer, now + a.d, model_fire, &mt[a.j]);
+    }
+}
+
+static void test_model(void) {
+    weir_loop *loop = model_loop = new_loop();
+    memset(mt, 0, sizeof mt);
+    real_n = model_bad_time = 0;
+    ref_counter = 0;
+    for (int i = 0; i < NMODEL; i++) {
+        int64_t when = (int64_t)(splitmix((uint64_t)i) % 64) * WEIR_MS;
+        mt[i].when = when;
+        weir_timer_start(loop, &mt[i].timer, when, model_fire, &mt[i]);
+        ref_when[i] = when;
+        ref_order[i] = ref_counter++;
+        ref_armed[i] = true;
+        ref_fires[i] = 0;
+    }
+    is_int(weir_loop_run(loop), 0, "run");
+
+    /* The reference run. */
+    int n = 0, same = 1, first_diff = -1;
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < NMODEL; i++)
+            if (ref_armed[i] && (best < 0 || ref_when[i] < ref_when[best] ||
+                                 (ref_when[i] == ref_when[best] && ref_order[i] < ref_order[best])))
+                best = i;
+        if (best < 0) break;
+        int64_t now = ref_when[best];
+        ref_armed[best] = false;
+        if (n < MAX_FIRES && same && (n >= real_n || real_seq[n] != best || real_when[n] != now)) {
+            same = 0;
+            first_diff = n;
+        }
+        action a = action_for(best, ref_fires[best]++, n++);
+        if (a.kind == 1) ref_armed[a.j] = false;
+        if (a.kind == 2) {
+            ref_armed[a.j] = true;
+            ref_when[a.j] = now + a.d;
+            ref_order[a.j] = ref_counter++;
+        }
+    }
+    ok(n > NMODEL, "the reference fired %d times (timers re-armed by callbacks)", n);
+    is_int(real_n, n, "the loop fired as many times as the reference");
+    ok(same && real_n == n,
+       "same timers in the same order at the same times (first difference: %d)", first_diff);
+    is_int(model_bad_time, 0, "each timer fired with the clock at its deadline");
     weir_loop_free(loop);
 }
 
@@ -479,5 +602,6 @@ int main(void) {
     test_past();
     test_from_tasks();
     test_heap_stress();
+    test_model();
     return done_testing();
 }
