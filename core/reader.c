@@ -280,11 +280,14 @@ static int wait_for_data(weir_reader *r, const char *func) {
     r->waiter = &rw;
     int rc = weir__wait(&rw.w);
     r->waiter = NULL;
+    /* Another read may have failed while this one waited (WEIR_EBUSY): its details are not
+     * ours. This read goes on, and only its own failure sets them again. */
+    r->err.code = WEIR_OK;
     if (rc != WEIR_OK && rc == rw.exc_code) /* woken by set_exception, not cancel/deadline */
         raise_exc(r, rc, rw.exc_msg ? rw.exc_msg : "", rw.exc_len);
     else if (rc != WEIR_OK)
         fail(r, rc, weir_strerror(rc));
-    free(rw.exc_msg);
+    if (rw.exc_msg) free(rw.exc_msg);
     return rc;
 }
 
@@ -462,7 +465,7 @@ static int64_t find(const uint8_t *hay, size_t hay_len, const uint8_t *sep, size
         const uint8_t *p = memchr(hay + i, sep[0], until - i);
         if (!p) return -1;
         i = (size_t)(p - hay);
-        if (memcmp(p + 1, sep + 1, sep_len - 1) == 0) return (int64_t)i;
+        if (sep_len == 1 || memcmp(p + 1, sep + 1, sep_len - 1) == 0) return (int64_t)i;
         i++;
     }
     return -1;
