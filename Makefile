@@ -93,8 +93,17 @@ run: $(BUILD)/weir
 
 # The test list: unit test binaries, hand-written scenarios, conformance scenarios.
 # tests/tap-exec runs a .scn file with build/weir and anything else as an executable.
-check: all $(UNIT_BIN) $(EXAMPLE_BIN)
-	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) tests/examples.sh tests/sim-sweep.sh $(SCENARIOS) \
+# The fuzz targets built with this compiler and a replay main() instead of libFuzzer, so
+# `make check` replays every corpus (tests/fuzz-replay.sh) without clang.
+FUZZ_REPLAY := $(BUILD)/fuzz-replay/.built
+$(FUZZ_REPLAY): $(LIB_C) $(LIB_S) $(wildcard fuzz/*.c fuzz/*.h fuzz/build.sh) examples/fuzz_http_head.c
+	CC=$(CC) CXX= CFLAGS="$(OPT)" LIB_FUZZING_ENGINE=standalone OUT=$(BUILD)/fuzz-replay \
+	    WORK=$(BUILD)/fuzz-replay/obj fuzz/build.sh
+	touch $@
+
+check: all $(UNIT_BIN) $(EXAMPLE_BIN) $(FUZZ_REPLAY)
+	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) tests/examples.sh tests/sim-sweep.sh \
+	    tests/fuzz-replay.sh $(SCENARIOS) \
 	    $(CONFORMANCE)
 
 test-plain:

@@ -81,11 +81,11 @@ for layer in runner net sim; do
     build_layer "$layer"
     [ -f "$WORK/libweir_$layer.a" ] && LIBS="$LIBS $WORK/libweir_$layer.a"
 done
-link_target scenario_parse $LIBS "$WORK/libweir_core.a"
+link_target scenario_parse $LIBS "$WORK/libweir_core.a" -lssl -lcrypto
 
 # sim_schedule (two files) and fuzz_http_head (examples/fuzz_http_head.c, the harness
 # example, which fuzz/fuzz_http_head.c includes): the whole library too.
 $CC $STD $CPPFLAGS $CFLAGS -c fuzz/sim_schedule_http.c -o "$WORK/sim_schedule_http.o"
-link_target sim_schedule "$WORK/sim_schedule_http.o" $LIBS "$WORK/libweir_core.a"
-link_target fuzz_http_head $LIBS "$WORK/libweir_core.a"
+link_target sim_schedule "$WORK/sim_schedule_http.o" $LIBS "$WORK/libweir_core.a" -lssl -lcrypto
+link_target fuzz_http_head $LIBS "$WORK/libweir_core.a" -lssl -lcrypto
 echo "fuzz targets in $OUT: $TARGETS"
