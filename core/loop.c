@@ -112,15 +112,26 @@ static void sift_up(weir__heap_entry *heap, size_t i, weir__heap_entry e) {
     heap_put(heap, i, e);
 }
 
+/* The earliest of the children heap[first .. end). */
+static inline size_t earliest_child(const weir__heap_entry *heap, size_t first, size_t end) {
+    if (end - first == ARITY) {
+        /* A full node, the common case: a two-round tournament. */
+        size_t a = key_before(&heap[first + 1], &heap[first]) ? first + 1 : first;
+        size_t b = key_before(&heap[first + 3], &heap[first + 2]) ? first + 3 : first + 2;
+        return key_before(&heap[b], &heap[a]) ? b : a;
+    }
+    size_t best = first;
+    for (size_t c = first + 1; c < end; c++)
+        if (key_before(&heap[c], &heap[best])) best = c;
+    return best;
+}
+
 /* Place e at hole i, moving the earliest child up while it comes before e. */
 static void sift_down(weir__heap_entry *heap, size_t len, size_t i, weir__heap_entry e) {
     for (;;) {
         size_t first = ARITY * i + 1;
         if (first >= len) break;
-        size_t end = first + ARITY < len ? first + ARITY : len;
-        size_t best = first;
-        for (size_t c = first + 1; c < end; c++)
-            if (key_before(&heap[c], &heap[best])) best = c;
+        size_t best = earliest_child(heap, first, first + ARITY < len ? first + ARITY : len);
         if (!key_before(&heap[best], &e)) break;
         heap_put(heap, i, heap[best]);
         i = best;
@@ -143,8 +154,20 @@ static void heap_remove(weir_loop *loop, size_t i) {
     if (i < loop->heap_len) heap_fix(loop, i, last);
 }
 
+/* While a fired timer's callback runs, the root slot it came from is left empty
+ * (root_vacant). The callback usually arms a timer (a simulated link re-arms for its next
+ * segment), and that entry then goes straight into the empty root and sinks from there:
+ * one sift instead of the last entry sinking from the root and the new one rising from the
+ * bottom. Any other heap operation first fills the slot the ordinary way. */
+static void fill_root(weir_loop *loop) {
+    loop->root_vacant = false;
+    weir__heap_entry last = loop->heap[--loop->heap_len];
+    if (loop->heap_len > 0) sift_down(loop->heap, loop->heap_len, 0, last);
+}
+
 void weir_timer_stop(weir_loop *loop, weir_timer *timer) {
     if (!loop || !timer || timer->heap_index == 0) return;
+    if (loop->root_vacant) fill_root(loop); /* may move the timer: read its index after */
     heap_remove(loop, timer->heap_index - 1);
 }
 
@@ -158,7 +181,13 @@ void weir_timer_start(weir_loop *loop, weir_timer *timer, int64_t when, weir_tim
     weir__heap_entry e = {when, timer->seq, timer};
     if (timer->heap_index) {
         /* Re-armed while armed: move it from where it is (cheaper than out and back in). */
+        if (loop->root_vacant) fill_root(loop);
         heap_fix(loop, timer->heap_index - 1, e);
+        return;
+    }
+    if (loop->root_vacant) {
+        loop->root_vacant = false;
+        sift_down(loop->heap, loop->heap_len, 0, e);
         return;
     }
     if (loop->heap_len == loop->heap_cap) {
@@ -187,9 +216,11 @@ static size_t fire_due_timers(weir_loop *loop) {
     uint64_t armed_before = loop->seq;
     while (loop->heap_len && loop->heap[0].when <= now && loop->heap[0].seq <= armed_before) {
         weir_timer *t = loop->heap[0].timer;
-        heap_remove(loop, 0);
+        t->heap_index = 0;
+        loop->root_vacant = true;
         loop->steps++;
         t->fn(t, t->arg);
+        if (loop->root_vacant) fill_root(loop);
         n++;
     }
     return n;

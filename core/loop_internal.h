@@ -12,6 +12,13 @@ struct weir__handle {
     void (*run)(weir__handle *h);
 };
 
+/* A timer in the heap, with its key beside it (core/loop.c). */
+typedef struct weir__heap_entry {
+    int64_t when;
+    uint64_t seq;
+    weir_timer *timer;
+} weir__heap_entry;
+
 struct weir_loop {
     const weir_backend_ops *ops;
     void *impl;
@@ -19,19 +26,20 @@ struct weir_loop {
     weir__handle *ready_head, *ready_tail; /* FIFO */
     size_t nready;
 
-    weir_timer **heap; /* 1-based binary heap ordered by (when, seq) */
+    weir__heap_entry *heap; /* 4-ary min-heap ordered by (when, seq), from heap[0] */
     size_t heap_len, heap_cap;
+    bool root_vacant; /* heap[0] is an empty slot (inside a timer callback) */
     uint64_t seq;
 
     weir_task *tasks; /* every task not yet freed, newest first */
     size_t live;      /* tasks not yet finished */
 
-    weir__ctx sched;  /* the context of whoever called weir_loop_run*: tasks return here */
+    weir__ctx sched; /* the context of whoever called weir_loop_run*: tasks return here */
     bool running;
-    bool closing;     /* inside weir_loop_free */
-    uint64_t rng;     /* weir_loop_random state when the backend has none */
-    bool stop;        /* weir_loop_stop */
-    uint64_t steps;   /* handles run */
+    bool closing;                   /* inside weir_loop_free */
+    uint64_t rng;                   /* weir_loop_random state when the backend has none */
+    bool stop;                      /* weir_loop_stop */
+    uint64_t steps;                 /* handles run */
     uint64_t step_limit, step_base; /* per run call: stall once steps - base > limit */
 };
 

@@ -7,13 +7,6 @@
 #include "weir/error.h"
 #include "weir/stream.h"
 
-struct weir__wchunk {
-    weir__wchunk *next;
-    size_t cap; /* bytes of data[] */
-    size_t len; /* bytes of data[] in use */
-    uint8_t data[];
-};
-
 void weir__wbuf_init(weir__wbuf *b, weir_transport *t) {
     memset(b, 0, sizeof *b);
     b->high = WEIR_DEFAULT_HIGH_WATER;
@@ -89,11 +82,6 @@ int weir__wbuf_append(weir__wbuf *b, const void *data, size_t len) {
     return WEIR_OK;
 }
 
-weir_bytes weir__wbuf_front(const weir__wbuf *b) {
-    if (!b->head) return weir_bytes_of(NULL, 0);
-    return weir_bytes_of(b->head->data + b->head_off, b->head->len - b->head_off);
-}
-
 void weir__wbuf_consume(weir__wbuf *b, size_t n) {
     if (n > b->size) n = b->size;
     b->size -= n;
@@ -118,10 +106,6 @@ void weir__wbuf_consume(weir__wbuf *b, size_t n) {
     }
     maybe_resume(b);
 }
-
-size_t weir__wbuf_size(const weir__wbuf *b) { return b->size; }
-
-bool weir__wbuf_paused(const weir__wbuf *b) { return b->paused; }
 
 int weir__wbuf_set_limits(weir__wbuf *b, size_t high, size_t low) {
     if (high < low) return WEIR_EINVAL;

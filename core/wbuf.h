@@ -28,13 +28,20 @@
 #define WEIR__WBUF_CHUNK 16384
 
 typedef struct weir__wchunk weir__wchunk;
+struct weir__wchunk {
+    weir__wchunk *next;
+    size_t cap; /* bytes of data[] */
+    size_t len; /* bytes of data[] in use */
+    uint8_t data[];
+};
 
 typedef struct weir__wbuf {
+    size_t size; /* bytes queued (first: what a transport checks on every write) */
+    size_t high; /* watermarks */
+    bool paused; /* pause_writing was called and resume_writing not yet */
+    size_t low;
     weir__wchunk *head, *tail;
     size_t head_off;   /* bytes of head already consumed */
-    size_t size;       /* bytes queued */
-    size_t high, low;  /* watermarks */
-    bool paused;       /* pause_writing was called and resume_writing not yet */
     weir_transport *t; /* whose protocol to tell */
 } weir__wbuf;
 
@@ -48,15 +55,19 @@ void weir__wbuf_free(weir__wbuf *b);
 int weir__wbuf_append(weir__wbuf *b, const void *data, size_t len);
 /* The contiguous run of bytes at the front of the queue (empty when the queue is). The view
  * stays valid until the next append, consume, clear or free. */
-weir_bytes weir__wbuf_front(const weir__wbuf *b);
+static inline weir_bytes weir__wbuf_front(const weir__wbuf *b) {
+    if (!b->head) return weir_bytes_of(NULL, 0);
+    return weir_bytes_of(b->head->data + b->head_off, b->head->len - b->head_off);
+}
 /* Drop n bytes from the front (n <= size), then resume the protocol if it was paused and the
  * size is now at or below low. */
 void weir__wbuf_consume(weir__wbuf *b, size_t n);
 /* Drop everything without telling the protocol. */
 void weir__wbuf_clear(weir__wbuf *b);
 
-size_t weir__wbuf_size(const weir__wbuf *b);
-bool weir__wbuf_paused(const weir__wbuf *b);
+/* Inline: the simulator asks for the size several times per segment. */
+static inline size_t weir__wbuf_size(const weir__wbuf *b) { return b->size; }
+static inline bool weir__wbuf_paused(const weir__wbuf *b) { return b->paused; }
 /* WEIR_EINVAL unless high >= low; then pause the protocol if the size is above the new high
  * (asyncio does not resume here: the next consume does). */
 int weir__wbuf_set_limits(weir__wbuf *b, size_t high, size_t low);

@@ -26,19 +26,6 @@ static sim_end *end_of(weir_transport *t) { return (sim_end *)t; }
 static sim_flow *out_flow(sim_end *e) { return &e->c->flow[e->index]; }
 static sim_flow *in_flow(sim_end *e) { return &e->c->flow[1 - e->index]; }
 
-void weir__conn_record(sim_conn *c, weir__trace_kind kind, int dir, int64_t a, int64_t b,
-                       const uint8_t *data, size_t len, const char *note) {
-    weir__trace_rec r = {.kind = kind,
-                         .conn = c->id,
-                         .dir = dir,
-                         .a = a,
-                         .b = b,
-                         .data = data,
-                         .len = len,
-                         .note = note};
-    weir__sim_record(c->net->s, &r);
-}
-
 /* --- events on a later tick --------------------------------------------------------- */
 
 void weir__event_init(sim_event *ev, sim_conn *c, void (*fn)(void *), void *arg) {
@@ -81,11 +68,6 @@ void weir__event_schedule(sim_event *ev) {
 void weir__event_cancel(sim_event *ev) { weir_timer_stop(weir__net_loop(ev->c->net), &ev->timer); }
 
 /* --- an end's life ------------------------------------------------------------------ */
-
-bool weir__end_ready(const sim_end *e) {
-    return e->handed && e->t.protocol && e->t.protocol->ops && !e->reading_paused && !e->closing &&
-           !e->lost;
-}
 
 static void report_lost(void *arg) {
     sim_end *e = arg;
@@ -143,6 +125,7 @@ static int sim_write(weir_transport *t, const void *data, size_t len) {
     if (len == 0) return WEIR_OK;
     if (!data) return WEIR_EINVAL;
     if (e->lost) return WEIR_ECONNLOST;
+    if (weir__flow_write(out_flow(e), data, len)) return WEIR_OK;
     int rc = weir__wbuf_append(&e->wbuf, data, len);
     if (rc) return rc;
     weir__flow_pump(out_flow(e));
@@ -278,8 +261,11 @@ static const weir_transport_ops sim_transport_ops = {
 
 int weir__conn_new(simnet *net, sim_host *client, sim_host *server, int port, sim_conn **out) {
     *out = NULL;
-    sim_conn *c = calloc(1, sizeof *c);
+    /* aligned_alloc wants a size that is a multiple of the alignment; sizeof is, since the
+     * struct's alignment is 64 (its flows and ends start cache lines). */
+    sim_conn *c = aligned_alloc(_Alignof(sim_conn), sizeof *c);
     if (!c) return WEIR_ENOMEM;
+    memset(c, 0, sizeof *c);
     c->net = net;
     c->id = ++net->next_conn;
     c->host[0] = client;

@@ -11,6 +11,8 @@
  *   - neither source has modulo bias.
  * docs/simulator.md ("Decision stream") is the specification; tests/unit/test_sim_core.c
  * checks it with hand-computed inputs. Each draw is recorded in the trace. */
+#include <string.h>
+
 #include "sim/sim_internal.h"
 
 /* --- the seeded generator ---------------------------------------------------------- */
@@ -24,7 +26,7 @@ static uint64_t splitmix64(uint64_t *x) {
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-static uint64_t xoshiro_next(uint64_t st[4]) {
+static inline uint64_t xoshiro_next(uint64_t st[4]) {
     uint64_t result = rotl(st[1] * 5, 7) * 9;
     uint64_t t = st[1] << 17;
     st[2] ^= st[0];
@@ -75,7 +77,7 @@ static uint64_t read_le(weir_sim *s, unsigned k) {
  * generator, 256^k for k bytes) and take the remainder of what is left, which is uniform.
  * For bytes, any value below n is accepted as itself, and a rejected value reads the next
  * k bytes, so an input that runs out always ends the loop (0 is accepted). */
-static uint64_t uniform(weir_sim *s, uint64_t n) {
+static inline uint64_t uniform(weir_sim *s, uint64_t n) {
     if (!s->from_bytes) {
         for (;;) {
             uint64_t x = xoshiro_next(s->rng);
@@ -93,34 +95,53 @@ static uint64_t uniform(weir_sim *s, uint64_t n) {
     }
 }
 
-static void record_draw(weir_sim *s, const char *what, uint64_t bound, uint64_t v) {
+static void record_draw(weir_sim *s, const char *what, size_t what_len, uint64_t bound,
+                        uint64_t v) {
     s->draws++;
-    weir__trace_rec r = {
-        .kind = WEIR__TR_DRAW, .dir = -1, .a = (int64_t)bound, .b = (int64_t)v, .note = what};
+    weir__trace_rec r = {.kind = WEIR__TR_DRAW,
+                         .dir = -1,
+                         .a = (int64_t)bound,
+                         .b = (int64_t)v,
+                         .note = what,
+                         .note_len = what_len};
     weir__sim_record(s, &r);
 }
 
-uint64_t weir__sim_draw(weir_sim *s, const char *what, uint64_t n) {
+static size_t label_len(const char *what) { return what ? strlen(what) : 0; }
+
+static uint64_t draw_len(weir_sim *s, const char *what, size_t what_len, uint64_t n) {
     /* One possible answer is no choice: nothing is drawn, so such "draws" cannot shift the
      * stream when a condition collapses to a fixed value. */
     if (n <= 1) return 0;
     uint64_t v = uniform(s, n);
-    record_draw(s, what, n, v);
+    record_draw(s, what, what_len, n, v);
     return v;
+}
+
+static uint64_t draw64_len(weir_sim *s, const char *what, size_t what_len) {
+    uint64_t v = s->from_bytes ? read_le(s, 8) : xoshiro_next(s->rng);
+    record_draw(s, what, what_len, 0, v); /* bound 0 stands for 2^64 */
+    return v;
+}
+
+uint64_t weir__sim_draw(weir_sim *s, const char *what, uint64_t n) {
+    return n <= 1 ? 0 : draw_len(s, what, label_len(what), n);
 }
 
 uint64_t weir__sim_draw64(weir_sim *s, const char *what) {
-    uint64_t v = s->from_bytes ? read_le(s, 8) : xoshiro_next(s->rng);
-    record_draw(s, what, 0, v); /* bound 0 stands for 2^64 */
-    return v;
+    return draw64_len(s, what, label_len(what));
 }
 
-int64_t weir__sim_range(weir_sim *s, const char *what, weir_sim_range r) {
+int64_t weir__sim_range_len(weir_sim *s, const char *what, size_t what_len, weir_sim_range r) {
     if (r.hi <= r.lo) return r.lo;
     /* Unsigned arithmetic: the span of [INT64_MIN, INT64_MAX] is 2^64, which wraps to 0. */
     uint64_t span = (uint64_t)r.hi - (uint64_t)r.lo + 1;
-    uint64_t off = span ? weir__sim_draw(s, what, span) : weir__sim_draw64(s, what);
+    uint64_t off = span ? draw_len(s, what, what_len, span) : draw64_len(s, what, what_len);
     return (int64_t)((uint64_t)r.lo + off);
+}
+
+int64_t weir__sim_range(weir_sim *s, const char *what, weir_sim_range r) {
+    return r.hi <= r.lo ? r.lo : weir__sim_range_len(s, what, label_len(what), r);
 }
 
 #define CHANCE_BITS 32

@@ -41,18 +41,22 @@ static sim_seg *seg_at(sim_flow *f, size_t i) {
     return &f->segs[j < f->scap ? j : j - f->scap];
 }
 
+/* Double the ring (out of line: the common push does not grow it). */
+static __attribute__((noinline)) bool seg_grow(sim_flow *f) {
+    size_t cap = f->scap ? f->scap * 2 : 16;
+    sim_seg *segs = malloc(cap * sizeof *segs);
+    if (!segs) return false;
+    for (size_t i = 0; i < f->nsegs; i++) segs[i] = *seg_at(f, i);
+    free(f->segs);
+    f->segs = segs;
+    f->scap = cap;
+    f->shead = 0;
+    return true;
+}
+
 /* A new slot at the tail, or NULL without memory. */
-static sim_seg *seg_push(sim_flow *f, seg_kind kind, int64_t at, uint64_t pos, size_t len) {
-    if (f->nsegs == f->scap) {
-        size_t cap = f->scap ? f->scap * 2 : 16;
-        sim_seg *segs = malloc(cap * sizeof *segs);
-        if (!segs) return NULL;
-        for (size_t i = 0; i < f->nsegs; i++) segs[i] = *seg_at(f, i);
-        free(f->segs);
-        f->segs = segs;
-        f->scap = cap;
-        f->shead = 0;
-    }
+static inline sim_seg *seg_push(sim_flow *f, seg_kind kind, int64_t at, uint64_t pos, size_t len) {
+    if (f->nsegs == f->scap && !seg_grow(f)) return NULL;
     size_t i = f->shead + f->nsegs;
     if (i >= f->scap) i -= f->scap;
     sim_seg *seg = &f->segs[i];
@@ -71,12 +75,10 @@ static void seg_pop(sim_flow *f) {
 
 /* --- the byte buffer ---------------------------------------------------------------- */
 
-/* Room for `extra` more bytes after the in-flight and staged ones. Never called while a
- * data_received call holds a pointer into the buffer (f->busy). */
-static int buf_reserve(sim_flow *f, size_t extra) {
+/* Make room by moving the bytes to the front, or into a bigger block. */
+static __attribute__((noinline)) int buf_make_room(sim_flow *f, size_t extra) {
     size_t used = f->len + f->staged;
     size_t need = used + extra;
-    if (f->off + need <= f->cap) return WEIR_OK;
     if (need <= f->cap) {
         memmove(f->buf, f->buf + f->off, used);
         f->off = 0;
@@ -93,6 +95,13 @@ static int buf_reserve(sim_flow *f, size_t extra) {
     f->cap = cap;
     f->off = 0;
     return WEIR_OK;
+}
+
+/* Room for `extra` more bytes after the in-flight and staged ones. Never called while a
+ * data_received call holds a pointer into the buffer (f->busy). */
+static inline int buf_reserve(sim_flow *f, size_t extra) {
+    if (f->off + f->len + f->staged + extra <= f->cap) return WEIR_OK;
+    return buf_make_room(f, extra);
 }
 
 /* --- timing ------------------------------------------------------------------------- */
@@ -116,11 +125,11 @@ static int64_t add_sat(int64_t a, int64_t b) { return a > WEIR_FOREVER - b ? WEI
 static int64_t arrival(sim_flow *f, size_t len) {
     int64_t now = weir__net_now(f->c->net);
     int64_t start = f->busy_until > now ? f->busy_until : now;
-    int64_t done = add_sat(start, tx_time(f->link.bandwidth, len));
+    int64_t done = add_sat(start, tx_time(f->bandwidth, len));
     f->busy_until = done;
-    weir_sim_range j = f->link.jitter;
-    int64_t jitter = j.hi > j.lo ? weir__sim_range(sim_of(f), "jitter", j) : j.lo;
-    int64_t at = add_sat(add_sat(done, f->link.latency), jitter);
+    weir_sim_range j = f->jitter;
+    int64_t jitter = j.hi > j.lo ? weir__sim_range_lit(sim_of(f), "jitter", j) : j.lo;
+    int64_t at = add_sat(add_sat(done, f->latency), jitter);
     if (at < f->last_at) at = f->last_at;
     f->last_at = at;
     return at;
@@ -207,14 +216,17 @@ static void drop_queued(sim_flow *f) {
 
 /* How many bytes the next segment carries: drawn from the link's range, within `cap`. */
 static size_t segment_size(sim_flow *f, size_t cap) {
-    weir_sim_range r = f->link.segment;
+    weir_sim_range r = f->segment;
     if (r.hi == 0 || (uint64_t)r.lo >= cap) return cap;
     if ((uint64_t)r.hi > cap) r.hi = (int64_t)cap;
-    return (size_t)weir__sim_range(sim_of(f), "segment", r);
+    return (size_t)weir__sim_range_lit(sim_of(f), "segment", r);
 }
 
-void weir__flow_pump(sim_flow *f) {
-    if (f->pumping || f->busy) return;
+/* Cut and send what is queued, as far as window and faults allow, without looking at the
+ * delivery timer. false: it did not run (a pump is already running and will see the new
+ * bytes, or data_received holds the buffer), and nothing changed. */
+static bool pump(sim_flow *f) {
+    if (f->pumping || f->busy) return false;
     sim_end *s = sender(f);
     f->pumping = true;
     for (;;) {
@@ -224,7 +236,7 @@ void weir__flow_pump(sim_flow *f) {
             drop_queued(f);
             continue;
         }
-        size_t window = f->link.window;
+        size_t window = f->window;
         size_t room = window > f->len ? window - f->len : 0;
         if (room == 0) break;
         size_t n = segment_size(f, queued < room ? queued : room);
@@ -252,7 +264,24 @@ void weir__flow_pump(sim_flow *f) {
         if (f->fin_wanted && !s->closing) weir__flow_send_fin(f);
         if (s->closing && !s->lost) weir__end_flushed(s);
     }
-    weir__flow_kick(f);
+    return true;
+}
+
+void weir__flow_pump(sim_flow *f) {
+    if (pump(f)) weir__flow_kick(f);
+}
+
+bool weir__flow_write(sim_flow *f, const void *data, size_t len) {
+    const weir__wbuf *q = &sender(f)->wbuf;
+    if (f->pumping || f->busy || f->dropping || f->nfaults || f->staged || q->size || q->paused ||
+        len > q->high)
+        return false;
+    size_t room = f->window > f->len ? f->window - f->len : 0;
+    if (len > room || buf_reserve(f, len) != 0) return false;
+    memcpy(f->buf + f->off + f->len, data, len);
+    f->staged = len;
+    weir__flow_pump(f);
+    return true;
 }
 
 void weir__flow_drop_sender(sim_flow *f, const char *why) {
@@ -337,7 +366,7 @@ void weir__flow_kick(sim_flow *f) {
     if (!loop) return;
     int64_t when = next_time(f);
     if (when == WEIR_FOREVER) {
-        weir_timer_stop(loop, &f->timer);
+        if (weir_timer_armed(&f->timer)) weir_timer_stop(loop, &f->timer);
         return;
     }
     if (weir_timer_armed(&f->timer) && f->timer.when == when) return;
@@ -427,7 +456,7 @@ static void deliver(sim_flow *f, bool rst_now) {
     }
     if (f->len == 0 && f->staged == 0) f->off = 0;
     c->depth--;
-    weir__flow_pump(f); /* the window has room again */
+    pump(f); /* the window has room again */
     weir__flow_kick(f);
     weir__conn_maybe_free(c);
 }
@@ -447,8 +476,11 @@ void weir__flow_init(sim_flow *f, sim_conn *c, int dir, const weir_sim_link *l) 
     memset(f, 0, sizeof *f);
     f->c = c;
     f->dir = dir;
-    f->link = *l;
-    if (f->link.window == 0) f->link.window = WEIR__DEFAULT_WINDOW;
+    f->latency = l->latency;
+    f->bandwidth = l->bandwidth;
+    f->jitter = l->jitter;
+    f->segment = l->segment;
+    f->window = l->window ? l->window : WEIR__DEFAULT_WINDOW;
     f->rst_at = -1;
     weir__event_init(&c->rst_event[dir], c, rst_event, f);
 }

@@ -133,46 +133,63 @@ typedef struct sim_seg {
 
 /* Bytes from ends[dir] to ends[1 - dir]. The buffer holds, in order, the bytes in flight
  * (sent, not yet handed to the receiver: what counts against the window) and the staged
- * bytes (taken from the sender's queue for the segment being cut, not yet sent). */
+ * bytes (taken from the sender's queue for the segment being cut, not yet sent).
+ *
+ * Field order is for the cache: with a thousand connections every event lands on a cold
+ * connection, so what one delivery or one write reads is kept on as few 64-byte lines as
+ * possible (a delivery reads lines 0-2, a write 0-3), and what faults and closing use
+ * comes last. */
 struct sim_flow {
+    /* Line 0. The next arrival (or the end of a hold). First, and the flow starts a cache
+     * line: the loop reads the timer, then the callback reads c and the flags beside it. */
+    _Alignas(64) weir_timer timer;
     sim_conn *c;
     int dir;
-    weir_sim_link link;
+    bool pumping;      /* inside flow_pump: a nested write only queues */
+    bool busy;         /* inside data_received: the buffer must not move */
+    bool dropping;     /* the sender's bytes are discarded (EOF/RESET/LIMIT/STALL fault, or
+                          the sender is gone) */
+    bool rst_deferred; /* the RST waits for its own tick (rst_event) */
+    bool fin_wanted;   /* write_eof: a FIN follows the queued bytes (close: end_flushed) */
+    bool fin_queued;   /* a FIN is in flight or delivered */
+    bool rst_queued;   /* an RST is in flight or delivered */
+    bool stalled;      /* STALL: nothing more is ever delivered, not even a FIN or RST */
 
+    /* Line 1: the bytes and the segments. */
     uint8_t *buf;
     size_t off, len, staged, cap; /* in flight: [off, off+len); staged: the next `staged` */
+    sim_seg *segs;                /* ring of segments in flight, oldest first */
+    size_t shead, nsegs;
 
-    sim_seg *segs; /* ring of segments in flight, oldest first */
-    size_t shead, nsegs, scap;
-
+    /* Line 2: positions and times. */
+    size_t scap;
     uint64_t sent;      /* bytes that have passed (the stream position) */
     int64_t busy_until; /* bandwidth: when the link has finished sending what it has */
     int64_t last_at;    /* arrival time of the newest segment: later ones never overtake */
-
-    bool fin_wanted;      /* write_eof: a FIN follows the queued bytes (close: end_flushed) */
-    bool fin_queued;      /* a FIN is in flight or delivered */
-    bool rst_queued;      /* an RST is in flight or delivered */
-    bool dropping;        /* the sender's bytes are discarded (EOF/RESET/LIMIT/STALL fault, or
-                             the sender is gone) */
-    bool stalled;         /* STALL: nothing more is ever delivered, not even a FIN or RST */
-    bool pumping;         /* inside flow_pump: a nested write only queues */
-    bool busy;            /* inside data_received: the buffer must not move */
-    int64_t rst_at;       /* arrival of the queued RST, -1 if none: it passes a paused reader */
-    bool rst_deferred;    /* the RST waits for its own tick (rst_event) */
-    const char *drop_why; /* why the sender's bytes are dropped, for the trace */
-
+    int64_t rst_at;     /* arrival of the queued RST, -1 if none: it passes a paused reader */
     uint64_t hold_pos;  /* HOLD: nothing at or after this position is delivered ... */
     int64_t hold_until; /* ... before this time (WEIR_FOREVER: never); 0 = no hold */
-    int64_t fin_delay;  /* SLOW_CLOSE: added to a FIN's arrival */
+    size_t window;      /* the link's window (never 0) */
 
+    /* Line 3: the rest of the link's conditions (weir_sim_link, minus connect_delay), and
+     * the faults a segment is checked against. */
+    int64_t latency, bandwidth;
+    weir_sim_range jitter, segment;
     fault_inst **faults; /* armed on this direction */
     size_t nfaults;
 
-    weir_timer timer; /* the next arrival (or the end of a hold) */
+    int64_t fin_delay;    /* SLOW_CLOSE: added to a FIN's arrival */
+    const char *drop_why; /* why the sender's bytes are dropped, for the trace */
 };
 
 /* Cut and send what the sender has queued, as far as window and faults allow. */
 void weir__flow_pump(sim_flow *f);
+/* A write's bytes straight onto the link, when the pump would take all of them from the
+ * sender's queue at once anyway: nothing queued before them, room for all of them in the
+ * window, no armed fault that could cut them, and no watermark crossed (the queue is empty
+ * and len <= high, so neither pause_writing nor resume_writing would be called). Then
+ * skipping the queue changes nothing but a copy. false: the caller queues them as usual. */
+bool weir__flow_write(sim_flow *f, const void *data, size_t len);
 /* Arm the delivery timer for the head segment (or stop it). */
 void weir__flow_kick(sim_flow *f);
 /* Queue a FIN / an RST after what is in flight (no-op if not possible any more). */
@@ -202,10 +219,9 @@ typedef struct sim_event {
 } sim_event;
 
 struct sim_end {
-    weir_transport t; /* first: the ops get &t back */
+    _Alignas(64) weir_transport t; /* first: the ops get &t back; starts a cache line */
     sim_conn *c;
     int index;           /* 0 = client, 1 = server */
-    weir__wbuf wbuf;     /* written, not yet taken onto the link */
     bool handed;         /* the owner has it (connect returned it / on_accept got it) */
     bool write_closed;   /* write_eof, close or abort: write() fails with WEIR_ECLOSED */
     bool closing;        /* close or abort: nothing more is read */
@@ -214,29 +230,39 @@ struct sim_end {
     bool reading_paused; /* pause_reading */
     bool lost;           /* connection_lost is scheduled or delivered */
     bool lost_reported;
-    int lost_error;
     bool freed;
+    weir__wbuf wbuf; /* written, not yet taken onto the link */
+    int lost_error;
     sim_event lost_event;
     char sockname[80], peername[80];
 };
 
 struct sim_conn {
+    /* What every event of the connection reads first, on one cache line. The flows and the
+     * ends start cache lines too, so a connection is allocated 64-byte aligned. */
     simnet *net;
     uint64_t id;
-    sim_host *host[2]; /* client, server */
-    int port;          /* the server's port (0 for a Unix socket) */
-    sim_end end[2];
-    sim_flow flow[2];       /* flow[i]: from end[i] */
-    sim_event rst_event[2]; /* an RST processed a tick after the bytes before it */
-    fault_inst *insts;      /* armed faults (flows point into this) */
-    size_t ninsts;
     int refs;                 /* ends not yet freed */
     int queued;               /* sim_events queued with weir_call_soon and not yet run */
     int depth;                /* inside a protocol or accept callback: do not free yet */
-    sim_conn *prev, *next;    /* the network's list */
+    int port;                 /* the server's port (0 for a Unix socket) */
     sim_listener *pending_on; /* in this listener's accept queue */
+    sim_host *host[2];        /* client, server */
+    sim_flow flow[2];         /* flow[i]: from end[i] */
+    sim_end end[2];
+    sim_event rst_event[2]; /* an RST processed a tick after the bytes before it */
+    fault_inst *insts;      /* armed faults (flows point into this) */
+    size_t ninsts;
+    sim_conn *prev, *next; /* the network's list */
     sim_conn *pending_next;
 };
+
+/* Whether e still takes bytes / an EOF now, and whether it has anyone to tell. Inline:
+ * delivery asks for every segment. */
+static inline bool weir__end_ready(const sim_end *e) {
+    return e->handed && e->t.protocol && e->t.protocol->ops && !e->reading_paused && !e->closing &&
+           !e->lost;
+}
 
 int weir__conn_new(simnet *net, sim_host *client, sim_host *server, int port, sim_conn **out);
 /* Free c now, whatever its state (the network is going, or set-up failed). */
@@ -251,13 +277,9 @@ void weir__end_reset(sim_end *e);
 void weir__end_flushed(sim_end *e);
 /* Hand e to its owner: events held back for lack of a protocol may now be delivered. */
 void weir__end_hand(sim_end *e);
-/* Whether e still takes bytes / an EOF now, and whether it has anyone to tell. */
-bool weir__end_ready(const sim_end *e);
 void weir__event_init(sim_event *ev, sim_conn *c, void (*fn)(void *), void *arg);
 void weir__event_schedule(sim_event *ev);
 void weir__event_cancel(sim_event *ev);
-void weir__conn_record(sim_conn *c, weir__trace_kind kind, int dir, int64_t a, int64_t b,
-                       const uint8_t *data, size_t len, const char *note);
 
 /* --- the network (net.c) ------------------------------------------------------------ */
 
@@ -303,5 +325,19 @@ struct weir__simnet {
 
 static inline weir_loop *weir__net_loop(simnet *net) { return net->s->loop; }
 static inline int64_t weir__net_now(simnet *net) { return net->s->now; }
+
+/* Record an event of c in the trace. Inline: a delivery records one per segment. */
+static inline void weir__conn_record(sim_conn *c, weir__trace_kind kind, int dir, int64_t a,
+                                     int64_t b, const uint8_t *data, size_t len, const char *note) {
+    weir__trace_rec r = {.kind = kind,
+                         .conn = c->id,
+                         .dir = dir,
+                         .a = a,
+                         .b = b,
+                         .data = data,
+                         .len = len,
+                         .note = note};
+    weir__sim_record(c->net->s, &r);
+}
 
 #endif

@@ -28,12 +28,13 @@ typedef enum weir__trace_kind {
 
 typedef struct weir__trace_rec {
     weir__trace_kind kind;
-    uint64_t conn;      /* connection id (1-based), 0 = none */
-    int dir;            /* 0 = client -> server, 1 = server -> client, -1 = none */
+    uint64_t conn; /* connection id (1-based), 0 = none */
+    int dir;       /* 0 = client -> server, 1 = server -> client, -1 = none */
     int64_t a, b;
     const uint8_t *data;
     size_t len;
-    const char *note;   /* short text, may be NULL */
+    const char *note; /* short text, may be NULL */
+    size_t note_len;  /* strlen(note) when the caller knows it; 0: the trace measures it */
 } weir__trace_rec;
 
 struct weir__simnet; /* sim/net.c */
@@ -46,22 +47,22 @@ struct weir_sim {
     uint64_t max_steps;
 
     /* the decision stream */
-    uint64_t rng[4];          /* xoshiro256** state, seeded through splitmix64 */
-    const uint8_t *dec;       /* or these bytes */
+    uint64_t rng[4];    /* xoshiro256** state, seeded through splitmix64 */
+    const uint8_t *dec; /* or these bytes */
     size_t dec_len, dec_pos;
     bool from_bytes;
     uint64_t draws;
 
     /* the trace */
-    uint64_t hash;            /* FNV-1a 64 */
+    uint64_t hash; /* over every record so far (sim/trace.c) */
     uint64_t records;
-    int64_t trace_time;       /* time of the last record (times are hashed as deltas) */
+    int64_t trace_time; /* time of the last record (times are hashed as deltas) */
     bool keep;
     char **lines;
     size_t nlines, cap_lines;
 
-    char *report;             /* the last stall report */
-    bool time_up;             /* the last run stopped at max_time (sim/sim.c) */
+    char *report; /* the last stall report */
+    bool time_up; /* the last run stopped at max_time (sim/sim.c) */
 
     struct weir__simnet *net; /* hosts, links, faults, connections (sim/net.c) */
 };
@@ -73,6 +74,10 @@ weir_sim *weir__sim_of(weir_loop *loop);
 uint64_t weir__sim_draw(weir_sim *s, const char *what, uint64_t n);
 /* A uniform draw in [r.lo, r.hi] (r.lo when hi <= lo). */
 int64_t weir__sim_range(weir_sim *s, const char *what, weir_sim_range r);
+/* The same with the label's length given: the draws made for every segment use a literal,
+ * weir__sim_range_lit(s, "jitter", r), so the trace does not measure it each time. */
+int64_t weir__sim_range_len(weir_sim *s, const char *what, size_t what_len, weir_sim_range r);
+#define weir__sim_range_lit(s, lit, r) weir__sim_range_len((s), "" lit, sizeof(lit) - 1, (r))
 /* true with probability p (p <= 0: false without drawing; p >= 1: true without drawing). */
 bool weir__sim_chance(weir_sim *s, const char *what, double p);
 
@@ -83,7 +88,7 @@ void weir__sim_decide_init(weir_sim *s, const weir_sim_opts *opts);
 
 /* Record one event at the current virtual time. */
 void weir__sim_record(weir_sim *s, const weir__trace_rec *r);
-/* sim/trace.c: an empty trace (the FNV-1a offset basis), and freeing its lines. */
+/* sim/trace.c: an empty trace (the hash at its basis), and freeing its lines. */
 void weir__sim_trace_init(weir_sim *s);
 void weir__sim_trace_free(weir_sim *s);
 /* Virtual time as milliseconds with six decimals ("12.500000"), exact (integer arithmetic);

@@ -1,9 +1,10 @@
 /* sim/trace.c - the run's trace: a hash over every record, and text lines on request.
  *
- * The hash is 64-bit FNV-1a over a fixed little-endian encoding of each record's fields
- * and bytes, never over pointers or struct layout, so it is the same on every machine and
- * compiler. Text lines are kept only with keep_trace: a run that only needs the hash (a
- * seed sweep) pays for no formatting. docs/simulator.md ("Trace") is the specification. */
+ * The hash runs over a fixed sequence of 64-bit words per record (each field one word, bytes
+ * as little-endian words), never over pointers or struct layout, so it is the same on every
+ * machine and compiler. Text lines are kept only with keep_trace: a run that only needs the
+ * hash (a seed sweep) pays for no formatting. docs/simulator.md ("Trace") is the
+ * specification. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,15 @@
 
 #include "sim/sim_internal.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
+#define HASH_BASIS 0xcbf29ce484222325ull /* the empty trace's hash */
+#define HASH_MUL 0x9e3779b97f4a7c15ull   /* 2^64 / the golden ratio, odd */
 
 /* Payloads longer than this show their first SHOW_BYTES bytes and then "...". */
 #define ELIDE_OVER 64
 #define SHOW_BYTES 48
 
 void weir__sim_trace_init(weir_sim *s) {
-    s->hash = FNV_OFFSET;
+    s->hash = HASH_BASIS;
     s->records = 0;
     s->trace_time = 0;
     s->lines = NULL;
@@ -35,46 +36,80 @@ void weir__sim_trace_free(weir_sim *s) {
 
 /* --- the hash ---------------------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
+/* One word into the hash: the 128-bit product of (h XOR w) and an odd constant, its two
+ * halves XOR-ed together. A multiply whose low half is folded back (h * K, then a shift or
+ * rotation) passes a difference in only the top bit of its input through as exactly that
+ * bit, so two such differences in neighbouring words cancel for certain (bytes 7 and 11 of
+ * a payload with their top bits flipped would hash the same); the folded high half depends
+ * on every input bit through the carries, so no fixed pattern of differences cancels. A
+ * word costs three instructions (xor, one widening multiply, xor): byte-at-a-time FNV-1a
+ * cost a multiply per byte, which made the hash the simulator's largest single cost. */
+static inline uint64_t mix(uint64_t h, uint64_t w) {
+    uint64_t x = h ^ w;
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 p = (unsigned __int128)x * HASH_MUL;
+    return (uint64_t)(p >> 64) ^ (uint64_t)p;
+#else
+    /* The same product from 32-bit halves, for compilers without a 128-bit type. */
+    const uint64_t k = HASH_MUL;
+    uint64_t xl = (uint32_t)x, xh = x >> 32, kl = (uint32_t)k, kh = k >> 32;
+    uint64_t ll = xl * kl, lh = xl * kh, hl = xh * kl, hh = xh * kh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+    uint64_t lo = mid << 32 | (uint32_t)ll;
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return hi ^ lo;
+#endif
+}
+
+/* Little-endian loads, whatever the machine's byte order. */
+static inline uint64_t load_le64(const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+static inline uint64_t load_le32(const uint8_t *p) {
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap32(w);
+#endif
+    return w;
+}
+
+/* The last 1..7 bytes as one zero-padded little-endian word, without a loop: 4..7 bytes are
+ * two 4-byte loads that overlap (the bytes they share are the same, so OR-ing is harmless);
+ * 1..3 bytes are the first, middle and last byte, which cover every position. */
+static inline uint64_t load_tail(const uint8_t *p, size_t n) {
+    if (n >= 4) return load_le32(p) | load_le32(p + n - 4) << (8 * (n - 4));
+    return (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
+           (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
+/* The length, then the bytes as little-endian words, the last one zero-padded. */
+static inline uint64_t mix_bytes(uint64_t h, const uint8_t *p, size_t n) {
+    h = mix(h, (uint64_t)n);
+    for (; n >= 8; p += 8, n -= 8) h = mix(h, load_le64(p));
+    if (n) h = mix(h, load_tail(p, n));
     return h;
 }
 
-/* Unsigned LEB128: 7 bits a byte, low first, high bit set on all but the last. */
-static uint64_t fnv_uleb(uint64_t h, uint64_t v) {
-    while (v >= 0x80) {
-        h = (h ^ ((v & 0x7f) | 0x80)) * FNV_PRIME;
-        v >>= 7;
-    }
-    return (h ^ v) * FNV_PRIME;
-}
-
-/* Signed values zigzag-mapped first (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...), so small
- * magnitudes of either sign take one byte. */
-static uint64_t fnv_sleb(uint64_t h, int64_t v) {
-    uint64_t z = ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
-    return fnv_uleb(h, z);
-}
-
-/* kind (one byte), time as a signed delta from the previous record, conn, dir, a, b, the
- * note's length and bytes, the data's length and bytes: LEB128 integers, zigzag for the
- * signed ones. FNV-1a takes a byte at a time, so the bytes hashed are what a record costs:
- * the compact encoding makes a typical record 15-25 bytes instead of 50-60 at fixed widths,
- * which bench/sim_core measures. The lengths make the concatenation unambiguous. */
+/* kind, time as a delta from the previous record, conn, dir, a, b (signed ones as two's
+ * complement, dir sign-extended), then the note and the data, each as its length and its
+ * bytes. The lengths make the sequence unambiguous. */
 static uint64_t hash_record(uint64_t h, int64_t dt, const weir__trace_rec *r) {
-    size_t note_len = r->note ? strlen(r->note) : 0;
-    size_t len = r->data ? r->len : 0;
-    h = (h ^ ((uint64_t)r->kind & 0xff)) * FNV_PRIME;
-    h = fnv_sleb(h, dt);
-    h = fnv_uleb(h, r->conn);
-    h = fnv_sleb(h, r->dir);
-    h = fnv_sleb(h, r->a);
-    h = fnv_sleb(h, r->b);
-    h = fnv_uleb(h, note_len);
-    h = fnv(h, r->note, note_len);
-    h = fnv_uleb(h, len);
-    return fnv(h, r->data, len);
+    h = mix(h, (uint64_t)r->kind);
+    h = mix(h, (uint64_t)dt);
+    h = mix(h, r->conn);
+    h = mix(h, (uint64_t)(int64_t)r->dir);
+    h = mix(h, (uint64_t)r->a);
+    h = mix(h, (uint64_t)r->b);
+    size_t note_len = r->note_len ? r->note_len : r->note ? strlen(r->note) : 0;
+    h = mix_bytes(h, (const uint8_t *)r->note, note_len);
+    return mix_bytes(h, r->data, r->data ? r->len : 0);
 }
 
 /* --- text -------------------------------------------------------------------------- */
@@ -277,7 +312,7 @@ void weir_sim_note(weir_sim *s, const char *fmt, ...) {
     if (text != small) free(text);
 }
 
-uint64_t weir_sim_trace_hash(const weir_sim *s) { return s ? s->hash : FNV_OFFSET; }
+uint64_t weir_sim_trace_hash(const weir_sim *s) { return s ? s->hash : HASH_BASIS; }
 
 size_t weir_sim_trace_count(const weir_sim *s) { return s ? (size_t)s->records : 0; }
 
