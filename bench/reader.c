@@ -140,8 +140,7 @@ static double one_byte_feeds(size_t line_len) {
 }
 
 int main(void) {
-    printf("readuntil(\"\\n\") on buffered data, 64 MiB in 64 KiB chunks (best of %d)\n\n",
-           REPS);
+    printf("readuntil(\"\\n\") on buffered data, 64 MiB in 64 KiB chunks (best of %d)\n\n", REPS);
     printf("| line B | weir lines/s   | weir MB/s | memchr lines/s | memchr MB/s | ratio |\n");
     printf("|-------:|---------------:|----------:|---------------:|------------:|------:|\n");
     size_t lens[] = {16, 64, 1024, 65536};

@@ -95,8 +95,8 @@ static void sim_run(size_t conns, size_t lines, const weir_sim_range segment, ti
     *hash = weir_sim_trace_hash(s);
     for (size_t i = 0; i < conns; i++)
         if (cs[i].result.received != lines) {
-            fprintf(stderr, "client %zu: %zu of %zu lines, error %d\n", i,
-                    cs[i].result.received, lines, cs[i].result.error);
+            fprintf(stderr, "client %zu: %zu of %zu lines, error %d\n", i, cs[i].result.received,
+                    lines, cs[i].result.error);
             exit(1);
         }
     weir_server_free(srv);

@@ -115,8 +115,8 @@ int weir_open_unix_connection(const char *path, const weir_open_opts *opts, weir
  * the socket, fd is untouched and still the caller's; once adopted it belongs to the
  * transport, which closes it if the reader and writer cannot be made (asyncio closes the
  * socket then as well). */
-int weir_open_connection_fd(weir_loop *loop, int fd, const weir_open_opts *opts,
-                            weir_reader **r, weir_writer **w) {
+int weir_open_connection_fd(weir_loop *loop, int fd, const weir_open_opts *opts, weir_reader **r,
+                            weir_writer **w) {
     if (r) *r = NULL;
     if (w) *w = NULL;
     weir_open_opts o = opts ? *opts : (weir_open_opts){0};

@@ -18,8 +18,7 @@ const char *weir__ctx_kind(void) { return "x86_64"; }
 /* The first switch pops this frame: MXCSR and x87 control word, r15, r14, r13 (arg), r12
  * (entry), rbx, rbp, then `ret` lands in the trampoline, which calls entry(arg) with the
  * stack 16-byte aligned as the System V ABI requires at a call. */
-void weir__ctx_make(weir__ctx *ctx, void *stack, size_t size, void (*entry)(void *),
-                    void *arg) {
+void weir__ctx_make(weir__ctx *ctx, void *stack, size_t size, void (*entry)(void *), void *arg) {
     uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
     uint64_t *frame = (uint64_t *)(top - 80);
     memset(frame, 0, 80);
@@ -37,8 +36,7 @@ const char *weir__ctx_kind(void) { return "aarch64"; }
 
 /* The first switch loads x19 (entry), x20 (arg), x29 = 0, x30 = trampoline, FPCR = 0 from
  * this 176-byte frame and returns into the trampoline. */
-void weir__ctx_make(weir__ctx *ctx, void *stack, size_t size, void (*entry)(void *),
-                    void *arg) {
+void weir__ctx_make(weir__ctx *ctx, void *stack, size_t size, void (*entry)(void *), void *arg) {
     uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
     uint64_t *frame = (uint64_t *)(top - 176);
     memset(frame, 0, 176);
@@ -62,16 +60,15 @@ static void ucontext_entry(unsigned e_hi, unsigned e_lo, unsigned a_hi, unsigned
     entry((void *)a);
 }
 
-void weir__ctx_make(weir__ctx *ctx, void *stack, size_t size, void (*entry)(void *),
-                    void *arg) {
+void weir__ctx_make(weir__ctx *ctx, void *stack, size_t size, void (*entry)(void *), void *arg) {
     uintptr_t e, a = (uintptr_t)arg;
     memcpy(&e, &entry, sizeof e);
     getcontext(&ctx->uc);
     ctx->uc.uc_stack.ss_sp = stack;
     ctx->uc.uc_stack.ss_size = size;
     ctx->uc.uc_link = NULL;
-    makecontext(&ctx->uc, (void (*)(void))ucontext_entry, 4, (unsigned)(e >> 16 >> 16),
-                (unsigned)e, (unsigned)(a >> 16 >> 16), (unsigned)a);
+    makecontext(&ctx->uc, (void (*)(void))ucontext_entry, 4, (unsigned)(e >> 16 >> 16), (unsigned)e,
+                (unsigned)(a >> 16 >> 16), (unsigned)a);
 }
 
 void weir__ctx_switch(weir__ctx *from, weir__ctx *to) { swapcontext(&from->uc, &to->uc); }

@@ -26,8 +26,7 @@ typedef struct weir__ctx {
 
 /* Prepare ctx to run entry(arg) on the stack [stack, stack + size) the first time it is
  * switched to. entry must never return: it ends by switching away for good. */
-void weir__ctx_make(weir__ctx *ctx, void *stack, size_t size, void (*entry)(void *),
-                    void *arg);
+void weir__ctx_make(weir__ctx *ctx, void *stack, size_t size, void (*entry)(void *), void *arg);
 
 /* Save the running context into `from` and continue in `to`. Returns when something
  * switches back to `from`. */

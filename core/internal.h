@@ -14,7 +14,7 @@
  * or cancellation also ends the wait (WEIR_ETIMEDOUT / WEIR_ECANCELED); after any wake,
  * w->task is NULL, so a second wake is a no-op. */
 typedef struct weir__waiter {
-    weir_task *task;  /* the task waiting here, NULL when none */
+    weir_task *task; /* the task waiting here, NULL when none */
     int result;
     const char *what; /* what the task waits for ("readuntil", "drain"), for stall reports */
 } weir__waiter;

@@ -22,26 +22,25 @@ static const uint8_t empty_bytes[1];
 #define EMPTY_VIEW (weir_bytes_of(empty_bytes, 0))
 
 struct weir_reader {
-    uint8_t *base;    /* the block: [start, end) is buffered */
+    uint8_t *base; /* the block: [start, end) is buffered */
     size_t cap, start, end;
-    bool pinned;      /* a view handed out since the last read call began points into base */
+    bool pinned;       /* a view handed out since the last read call began points into base */
     uint8_t **retired; /* blocks replaced while pinned, freed when the next read call begins */
     size_t nretired, cap_retired;
 
-    uint8_t *acc;     /* read(-1)'s result when it had to be assembled */
+    uint8_t *acc; /* read(-1)'s result when it had to be assembled */
 
     int64_t limit;
     bool eof;
-    bool paused;      /* we paused the transport */
+    bool paused; /* we paused the transport */
     weir_transport *transport;
     struct read_wait *waiter; /* the read that waits for data, if any */
 
-    bool has_exc;     /* set_exception() */
+    bool has_exc; /* set_exception() */
     weir_error exc;
     char *exc_msg;
 
-
-    weir_error err;   /* details of the last failed read */
+    weir_error err; /* details of the last failed read */
     char *err_msg;
     size_t err_cap;
 };
@@ -210,12 +209,11 @@ static int fail_incomplete(weir_reader *r, int64_t expected) {
     r->err.partial = partial;
     r->err.expected = expected;
     char text[96];
-    int n = expected < 0 ? snprintf(text, sizeof text,
-                                    "%zu bytes read on a total of undefined expected bytes",
-                                    partial.len)
-                         : snprintf(text, sizeof text,
-                                    "%zu bytes read on a total of %lld expected bytes",
-                                    partial.len, (long long)expected);
+    int n = expected < 0
+                ? snprintf(text, sizeof text,
+                           "%zu bytes read on a total of undefined expected bytes", partial.len)
+                : snprintf(text, sizeof text, "%zu bytes read on a total of %lld expected bytes",
+                           partial.len, (long long)expected);
     set_err_msg(r, text, (size_t)n);
     return WEIR_EINCOMPLETE;
 }
@@ -472,8 +470,7 @@ static int64_t find(const uint8_t *hay, size_t hay_len, const uint8_t *sep, size
 }
 
 /* The loop of StreamReader.readuntil over separators sorted by length (shortest first). */
-static int readuntil_sorted(weir_reader *r, const weir_bytes *seps, size_t nseps,
-                            weir_bytes *out) {
+static int readuntil_sorted(weir_reader *r, const weir_bytes *seps, size_t nseps, weir_bytes *out) {
     size_t min_len = seps[0].len, max_len = seps[nseps - 1].len;
     int64_t offset = 0;
     int64_t match_start = -1, match_end = -1;
@@ -491,8 +488,8 @@ static int readuntil_sorted(weir_reader *r, const weir_bytes *seps, size_t nseps
                     if (match_end - (int64_t)seps[i].len <= offset) continue;
                     until = (size_t)(match_end - (int64_t)seps[i].len);
                 }
-                int64_t at = find(hay, (size_t)buflen, seps[i].data, seps[i].len,
-                                  (size_t)offset, until);
+                int64_t at =
+                    find(hay, (size_t)buflen, seps[i].data, seps[i].len, (size_t)offset, until);
                 if (at >= 0) {
                     match_start = at;
                     match_end = at + (int64_t)seps[i].len;
@@ -502,16 +499,14 @@ static int readuntil_sorted(weir_reader *r, const weir_bytes *seps, size_t nseps
             offset = buflen + 1 - (int64_t)max_len;
             if (offset < 0) offset = 0;
             if (offset > r->limit)
-                return fail_limit(r, "Separator is not found, and chunk exceed the limit",
-                                  offset);
+                return fail_limit(r, "Separator is not found, and chunk exceed the limit", offset);
         }
         if (r->eof) return fail_incomplete(r, -1);
         int rc = wait_for_data(r, "readuntil");
         if (rc) return rc;
     }
     if (match_start > r->limit)
-        return fail_limit(r, "Separator is found, but chunk is longer than limit",
-                          match_start);
+        return fail_limit(r, "Separator is found, but chunk is longer than limit", match_start);
     *out = buf_take(r, (size_t)match_end);
     maybe_resume(r);
     return WEIR_OK;
@@ -521,8 +516,7 @@ int weir_readuntil_any(weir_reader *r, const weir_bytes *seps, size_t nseps, wei
     if (!r || !out || (!seps && nseps)) return WEIR_EINVAL;
     *out = EMPTY_VIEW;
     begin_call(r);
-    if (nseps == 0)
-        return fail(r, WEIR_EINVAL, "Separator should contain at least one element");
+    if (nseps == 0) return fail(r, WEIR_EINVAL, "Separator should contain at least one element");
     for (size_t i = 0; i < nseps; i++)
         if (!seps[i].data && seps[i].len) return fail(r, WEIR_EINVAL, "separator is NULL");
 

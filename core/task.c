@@ -62,14 +62,14 @@ struct weir_task {
     int64_t deadline;
     weir_timer deadline_timer;
     bool deadline_deferred; /* the deadline timer fired once and re-armed itself */
-    weir__waiter *waiting; /* what the task is blocked on, while blocked */
-    weir__waiter joiner;   /* a task waiting in weir_join */
-    int64_t blocked_since; /* when the current wait began */
-    void *data;            /* the backend's (weir__task_data) */
+    weir__waiter *waiting;  /* what the task is blocked on, while blocked */
+    weir__waiter joiner;    /* a task waiting in weir_join */
+    int64_t blocked_since;  /* when the current wait began */
+    void *data;             /* the backend's (weir__task_data) */
     char *name;
-    void *map;             /* the whole mapping: guard page + stack */
+    void *map; /* the whole mapping: guard page + stack */
     size_t map_size;
-    void *stack;           /* usable stack, above the guard page */
+    void *stack; /* usable stack, above the guard page */
     size_t stack_size;
 #ifdef WEIR_ASAN
     void *fake_stack;
@@ -188,8 +188,7 @@ int weir_spawn(weir_loop *loop, weir_task_fn fn, void *arg, const weir_task_opts
         return WEIR_ENOMEM;
     }
     t->map_size = size + page;
-    t->map = mmap(NULL, t->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                  -1, 0);
+    t->map = mmap(NULL, t->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (t->map == MAP_FAILED) {
         free(t->name);
         free(t);

@@ -156,7 +156,8 @@ static int parser_task(void *arg) {
                 push(&c->res, (item){IT_LINE, dup_view(v), v.len, 0, false});
             } else if (rc == WEIR_ETOOLONG) {
                 const weir_error *e = weir_reader_error(c->r);
-                bool found = e->message_len >= 18 && memcmp(e->message, "Separator is found", 18) == 0;
+                bool found =
+                    e->message_len >= 18 && memcmp(e->message, "Separator is found", 18) == 0;
                 push(&c->res, (item){IT_ERROR, NULL, 0, 0, found});
             } else {
                 c->bad_rc = rc;
@@ -164,8 +165,10 @@ static int parser_task(void *arg) {
             }
             continue;
         }
-        if (c->p == P_TUPLE) rc = weir_readuntil_any(c->r, tuple, 2, &v);
-        else rc = weir_readuntil(c->r, "\r\n", 2, &v);
+        if (c->p == P_TUPLE)
+            rc = weir_readuntil_any(c->r, tuple, 2, &v);
+        else
+            rc = weir_readuntil(c->r, "\r\n", 2, &v);
         if (rc == 0) {
             push(&c->res, (item){IT_LINE, dup_view(v), v.len, 0, false});
         } else if (rc == WEIR_EINCOMPLETE) {
@@ -189,9 +192,8 @@ static int parser_task(void *arg) {
 
 /* A transport that accepts pause/resume, so the reader's flow control runs too. */
 static void t_nop(weir_transport *t) { (void)t; }
-static const weir_transport_ops quiet_ops = {.name = "fuzz-quiet",
-                                             .pause_reading = t_nop,
-                                             .resume_reading = t_nop};
+static const weir_transport_ops quiet_ops = {
+    .name = "fuzz-quiet", .pause_reading = t_nop, .resume_reading = t_nop};
 
 /* A chunking: sizes[] (0 allowed: an empty feed), and how many chunks each step feeds. */
 typedef struct plan {
@@ -221,9 +223,12 @@ static void chunks(plan *pl, uint8_t b, unsigned batch_max, size_t n) {
     uint32_t rnd = pl->seed;
     while (left > 0) {
         size_t k;
-        if (b < 128) k = 1 + b % 32;
-        else if (b < 160) k = left;
-        else k = xorshift(&rnd) % (b % 16 + 2);
+        if (b < 128)
+            k = 1 + b % 32;
+        else if (b < 160)
+            k = left;
+        else
+            k = xorshift(&rnd) % (b % 16 + 2);
         if (k > left) k = left;
         pl->sizes[pl->nchunks++] = k;
         left -= k;
@@ -289,12 +294,16 @@ static void run(parser p, const uint8_t *s, size_t n, int64_t limit, const plan 
 
 static void put_item(FILE *f, const item *it) {
     switch (it->kind) {
-    case IT_LINE: fz_put_bytes(f, it->data, it->len); break;
-    case IT_PARTIAL:
-        fputs("IncompleteReadError partial=", f);
-        fz_put_bytes(f, it->data, it->len);
-        break;
-    case IT_ERROR: fputs("limit error", f); break;
+        case IT_LINE:
+            fz_put_bytes(f, it->data, it->len);
+            break;
+        case IT_PARTIAL:
+            fputs("IncompleteReadError partial=", f);
+            fz_put_bytes(f, it->data, it->len);
+            break;
+        case IT_ERROR:
+            fputs("limit error", f);
+            break;
     }
 }
 
@@ -312,11 +321,15 @@ static void report(const char *what, parser p, const uint8_t *s, size_t n, int64
     fputc('\n', stderr);
     put_plan(stderr, pl);
     fprintf(stderr, "item %zu\n  expected: ", at);
-    if (at < want->n) put_item(stderr, &want->items[at]);
-    else fputs(want->ended ? "(the end)" : "(nothing)", stderr);
+    if (at < want->n)
+        put_item(stderr, &want->items[at]);
+    else
+        fputs(want->ended ? "(the end)" : "(nothing)", stderr);
     fprintf(stderr, "\n  got:      ");
-    if (at < got->n) put_item(stderr, &got->items[at]);
-    else fputs(got->ended ? "(the end)" : "(nothing)", stderr);
+    if (at < got->n)
+        put_item(stderr, &got->items[at]);
+    else
+        fputs(got->ended ? "(the end)" : "(nothing)", stderr);
     fputc('\n', stderr);
     abort();
 }
@@ -355,7 +368,8 @@ static void check_error(parser p, const uint8_t *s, size_t n, int64_t limit, con
         report("\"Separator is found\" for an item without a separator", p, s, n, limit, pl, got,
                want, i);
     if (p == P_READLINE) return; /* readline's ValueError carries no consumed */
-    if (g->consumed <= limit || g->consumed > w->consumed || (g->found && g->consumed != w->consumed))
+    if (g->consumed <= limit || g->consumed > w->consumed ||
+        (g->found && g->consumed != w->consumed))
         report("LimitOverrunError.consumed out of range", p, s, n, limit, pl, got, want, i);
 }
 

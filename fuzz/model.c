@@ -199,10 +199,12 @@ static void raise_incomplete(model *m, mread *rd, int64_t expected) {
     rd->out.num = expected;
     m->tot.taken += n;
     char exp[32];
-    if (expected < 0) snprintf(exp, sizeof exp, "undefined");
-    else snprintf(exp, sizeof exp, "%lld", (long long)expected);
-    snprintf(rd->out.msg, sizeof rd->out.msg, "%zu bytes read on a total of %s expected bytes",
-             n, exp);
+    if (expected < 0)
+        snprintf(exp, sizeof exp, "undefined");
+    else
+        snprintf(exp, sizeof exp, "%lld", (long long)expected);
+    snprintf(rd->out.msg, sizeof rd->out.msg, "%zu bytes read on a total of %s expected bytes", n,
+             exp);
     finished(m, rd, M_INCOMPLETE);
 }
 
@@ -419,10 +421,16 @@ static void run(model *m, mread *rd, how h) {
         return;
     }
     switch (rd->args.kind) {
-    case M_READ: read_n(m, rd, h); break;
-    case M_READEXACTLY: readexactly(m, rd, h); break;
-    case M_READLINE:
-    case M_READUNTIL: readuntil(m, rd, h); break;
+        case M_READ:
+            read_n(m, rd, h);
+            break;
+        case M_READEXACTLY:
+            readexactly(m, rd, h);
+            break;
+        case M_READLINE:
+        case M_READUNTIL:
+            readuntil(m, rd, h);
+            break;
     }
 }
 

@@ -32,9 +32,9 @@ typedef struct m_sep {
 
 typedef struct m_read_args {
     m_read_kind kind;
-    int64_t n;          /* read, readexactly */
-    const m_sep *seps;  /* readuntil: the separators in the order given (copied) */
-    size_t nseps;       /* 0 only in the tuple form: readuntil(()) */
+    int64_t n;         /* read, readexactly */
+    const m_sep *seps; /* readuntil: the separators in the order given (copied) */
+    size_t nseps;      /* 0 only in the tuple form: readuntil(()) */
 } m_read_args;
 
 typedef enum m_kind {
@@ -51,13 +51,13 @@ typedef enum m_kind {
 
 typedef struct m_outcome {
     m_kind kind;
-    uint8_t *data;  /* M_BYTES: the result; M_INCOMPLETE: partial (malloc'd, may be NULL) */
+    uint8_t *data; /* M_BYTES: the result; M_INCOMPLETE: partial (malloc'd, may be NULL) */
     size_t len;
-    int64_t num;    /* M_INCOMPLETE: expected (-1 = None); M_LIMIT: consumed; M_EXC: its id */
-    char msg[128];  /* asyncio's message (errors other than M_EXC / M_CANCELLED) */
+    int64_t num;   /* M_INCOMPLETE: expected (-1 = None); M_LIMIT: consumed; M_EXC: its id */
+    char msg[128]; /* asyncio's message (errors other than M_EXC / M_CANCELLED) */
     size_t buffered_after; /* len(self._buffer) right after the read finished */
-    bool stale;     /* readuntil/readline: another read consumed from the buffer while this
-                       one waited, so its search offset no longer lines up with the buffer */
+    bool stale;            /* readuntil/readline: another read consumed from the buffer while this
+                              one waited, so its search offset no longer lines up with the buffer */
 } m_outcome;
 
 /* Byte accounting. Every byte fed is, at any time, in exactly one of: the buffer, a result

@@ -48,13 +48,13 @@ typedef struct op {
     op_kind kind;
     uint8_t *data; /* feed: malloc'd */
     size_t len;
-    int exc;       /* fail: the exception's id */
+    int exc; /* fail: the exception's id */
     m_read_args args;
-    bool tuple;    /* readuntil: the tuple form (weir_readuntil_any) */
+    bool tuple;     /* readuntil: the tuple form (weir_readuntil_any) */
     bool next_line; /* readline: through weir_reader_next_line (async for) */
     m_sep seps[MAX_SEPS];
     weir_bytes wseps[MAX_SEPS];
-    int read;      /* read: its number */
+    int read; /* read: its number */
     /* filled in by the step, for the repro: */
     int feed_rc;   /* the model's feed result */
     int completed; /* a read started earlier that finished in this step, or -1 */
@@ -123,34 +123,48 @@ static const char *exc_message(int id, char *buf, size_t *len) {
 
 static void put_outcome(FILE *f, const m_outcome *o) {
     switch (o->kind) {
-    case M_PENDING: fputs("pending", f); break;
-    case M_BYTES: fz_put_bytes(f, o->data, o->len); break;
-    case M_INCOMPLETE:
-        fputs("IncompleteReadError partial=", f);
-        fz_put_bytes(f, o->data, o->len);
-        if (o->num < 0) fputs(" expected=none", f);
-        else fprintf(f, " expected=%lld", (long long)o->num);
-        break;
-    case M_LIMIT: fprintf(f, "LimitOverrunError consumed=%lld", (long long)o->num); break;
-    case M_VALUE_ERROR:
-    case M_LINE_TOO_LONG: fputs("ValueError", f); break;
-    case M_RUNTIME_ERROR: fputs("RuntimeError", f); break;
-    case M_EXC: {
-        char buf[24];
-        size_t len;
-        exc_message((int)o->num, buf, &len);
-        fputs("error ", f);
-        fz_put_bytes(f, (const uint8_t *)buf, len);
-        break;
-    }
-    case M_CANCELLED: fputs("(cancelled: not expressible)", f); break;
+        case M_PENDING:
+            fputs("pending", f);
+            break;
+        case M_BYTES:
+            fz_put_bytes(f, o->data, o->len);
+            break;
+        case M_INCOMPLETE:
+            fputs("IncompleteReadError partial=", f);
+            fz_put_bytes(f, o->data, o->len);
+            if (o->num < 0)
+                fputs(" expected=none", f);
+            else
+                fprintf(f, " expected=%lld", (long long)o->num);
+            break;
+        case M_LIMIT:
+            fprintf(f, "LimitOverrunError consumed=%lld", (long long)o->num);
+            break;
+        case M_VALUE_ERROR:
+        case M_LINE_TOO_LONG:
+            fputs("ValueError", f);
+            break;
+        case M_RUNTIME_ERROR:
+            fputs("RuntimeError", f);
+            break;
+        case M_EXC: {
+            char buf[24];
+            size_t len;
+            exc_message((int)o->num, buf, &len);
+            fputs("error ", f);
+            fz_put_bytes(f, (const uint8_t *)buf, len);
+            break;
+        }
+        case M_CANCELLED:
+            fputs("(cancelled: not expressible)", f);
+            break;
     }
 }
 
 static const char *kind_name(m_kind k) {
-    static const char *names[] = {"pending",         "bytes",        "IncompleteReadError",
-                                  "LimitOverrunError", "ValueError",   "ValueError (readline)",
-                                  "RuntimeError",    "set exception", "cancelled"};
+    static const char *names[] = {"pending",           "bytes",         "IncompleteReadError",
+                                  "LimitOverrunError", "ValueError",    "ValueError (readline)",
+                                  "RuntimeError",      "set exception", "cancelled"};
     return names[k];
 }
 
@@ -163,17 +177,23 @@ static void put_detail(FILE *f, const m_outcome *o) {
 
 static void put_read(FILE *f, const op *o) {
     switch (o->args.kind) {
-    case M_READ: fprintf(f, "read %lld", (long long)o->args.n); break;
-    case M_READLINE: fputs("readline", f); break;
-    case M_READEXACTLY: fprintf(f, "readexactly %lld", (long long)o->args.n); break;
-    case M_READUNTIL:
-        fputs("readuntil", f);
-        if (o->args.nseps == 0) fputs(" ()", f);
-        for (size_t i = 0; i < o->args.nseps; i++) {
-            fputc(' ', f);
-            fz_put_bytes(f, o->seps[i].data, o->seps[i].len);
-        }
-        break;
+        case M_READ:
+            fprintf(f, "read %lld", (long long)o->args.n);
+            break;
+        case M_READLINE:
+            fputs("readline", f);
+            break;
+        case M_READEXACTLY:
+            fprintf(f, "readexactly %lld", (long long)o->args.n);
+            break;
+        case M_READUNTIL:
+            fputs("readuntil", f);
+            if (o->args.nseps == 0) fputs(" ()", f);
+            for (size_t i = 0; i < o->args.nseps; i++) {
+                fputc(' ', f);
+                fz_put_bytes(f, o->seps[i].data, o->seps[i].len);
+            }
+            break;
     }
 }
 
@@ -188,42 +208,45 @@ static void put_scenario(FILE *f, const harness *H, size_t upto, const char *why
     for (size_t k = 0; k <= upto && k < H->nops; k++) {
         const op *o = &H->ops[k];
         switch (o->kind) {
-        case OP_FEED:
-            fputs("feed ", f);
-            fz_put_bytes(f, o->data, o->len);
-            if (o->feed_rc) fputs(" => AssertionError", f);
-            fputc('\n', f);
-            break;
-        case OP_EOF: fputs("eof\n", f); break;
-        case OP_FAIL: {
-            char buf[24];
-            size_t len;
-            exc_message(o->exc, buf, &len);
-            fputs("fail ", f);
-            fz_put_bytes(f, (const uint8_t *)buf, len);
-            fputc('\n', f);
-            break;
-        }
-        case OP_CANCEL:
-            fputs("# cancel the waiting read's task (not expressible; it gets CancelledError)\n",
-                  f);
-            break;
-        case OP_READ: {
-            const m_outcome *mo = model_outcome(H->m, o->read);
-            put_read(f, o);
-            fputs(" => ", f);
-            /* What the read had produced by the end of its own step. */
-            if (o->completed == o->read) {
-                put_outcome(f, mo);
-            } else {
-                fputs("pending", f);
-                pending = o->read;
+            case OP_FEED:
+                fputs("feed ", f);
+                fz_put_bytes(f, o->data, o->len);
+                if (o->feed_rc) fputs(" => AssertionError", f);
+                fputc('\n', f);
+                break;
+            case OP_EOF:
+                fputs("eof\n", f);
+                break;
+            case OP_FAIL: {
+                char buf[24];
+                size_t len;
+                exc_message(o->exc, buf, &len);
+                fputs("fail ", f);
+                fz_put_bytes(f, (const uint8_t *)buf, len);
+                fputc('\n', f);
+                break;
             }
-            if (o->tuple && o->args.nseps == 1) fputs("  # fuzzed as a 1-tuple", f);
-            if (o->next_line) fputs("  # fuzzed as next_line", f);
-            fputc('\n', f);
-            break;
-        }
+            case OP_CANCEL:
+                fputs(
+                    "# cancel the waiting read's task (not expressible; it gets CancelledError)\n",
+                    f);
+                break;
+            case OP_READ: {
+                const m_outcome *mo = model_outcome(H->m, o->read);
+                put_read(f, o);
+                fputs(" => ", f);
+                /* What the read had produced by the end of its own step. */
+                if (o->completed == o->read) {
+                    put_outcome(f, mo);
+                } else {
+                    fputs("pending", f);
+                    pending = o->read;
+                }
+                if (o->tuple && o->args.nseps == 1) fputs("  # fuzzed as a 1-tuple", f);
+                if (o->next_line) fputs("  # fuzzed as next_line", f);
+                fputc('\n', f);
+                break;
+            }
         }
         if (o->completed >= 0 && o->completed != (o->kind == OP_READ ? o->read : -1)) {
             const m_outcome *mo = model_outcome(H->m, o->completed);
@@ -262,9 +285,9 @@ static void mismatch(harness *H, const char *fmt, ...) {
     abort();
 }
 
-#define CHECK(H, cond, ...)                                                                     \
-    do {                                                                                        \
-        if (!(cond)) mismatch((H), __VA_ARGS__);                                               \
+#define CHECK(H, cond, ...)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) mismatch((H), __VA_ARGS__);                                                   \
     } while (0)
 
 /* ---- the probe transport --------------------------------------------------------------- */
@@ -366,26 +389,32 @@ static int read_task(void *arg) {
     weir_bytes v = {NULL, 0};
     int rc = 0;
     switch (o->args.kind) {
-    case M_READ: rc = weir_read(r, o->args.n, &v); break;
-    case M_READLINE:
-        if (!o->next_line) {
-            rc = weir_readline(r, &v);
+        case M_READ:
+            rc = weir_read(r, o->args.n, &v);
             break;
-        }
-        /* 1 and a line, 0 and an empty view at the end, or readline's error. */
-        rc = weir_reader_next_line(r, &v);
-        if (rc > 0) {
-            CHECK(H, rc == 1 && v.len > 0, "next_line returned %d with %zu bytes", rc, v.len);
-            rc = 0;
-        } else if (rc == 0) {
-            CHECK(H, v.len == 0, "next_line returned 0 with %zu bytes", v.len);
-        }
-        break;
-    case M_READEXACTLY: rc = weir_readexactly(r, o->args.n, &v); break;
-    case M_READUNTIL:
-        if (o->tuple) rc = weir_readuntil_any(r, o->wseps, o->args.nseps, &v);
-        else rc = weir_readuntil(r, o->wseps[0].data, o->wseps[0].len, &v);
-        break;
+        case M_READLINE:
+            if (!o->next_line) {
+                rc = weir_readline(r, &v);
+                break;
+            }
+            /* 1 and a line, 0 and an empty view at the end, or readline's error. */
+            rc = weir_reader_next_line(r, &v);
+            if (rc > 0) {
+                CHECK(H, rc == 1 && v.len > 0, "next_line returned %d with %zu bytes", rc, v.len);
+                rc = 0;
+            } else if (rc == 0) {
+                CHECK(H, v.len == 0, "next_line returned 0 with %zu bytes", v.len);
+            }
+            break;
+        case M_READEXACTLY:
+            rc = weir_readexactly(r, o->args.n, &v);
+            break;
+        case M_READUNTIL:
+            if (o->tuple)
+                rc = weir_readuntil_any(r, o->wseps, o->args.nseps, &v);
+            else
+                rc = weir_readuntil(r, o->wseps[0].data, o->wseps[0].len, &v);
+            break;
     }
     /* Copy everything now: views and error details die at the next read call. */
     const weir_error *e = weir_reader_error(r);
@@ -446,9 +475,8 @@ static void describe_real(const rec *rr, char *buf, size_t size) {
         n += snprintf(buf + n, size - (size_t)n, " data=\"");
         for (size_t i = 0; i < rr->len && i < 48 && (size_t)n + 8 < size; i++) {
             uint8_t c = rr->data[i];
-            n += snprintf(buf + n, size - (size_t)n, c >= 0x20 && c < 0x7f && c != '"' ? "%c"
-                                                                                   : "\\x%02x",
-                          c);
+            n += snprintf(buf + n, size - (size_t)n,
+                          c >= 0x20 && c < 0x7f && c != '"' ? "%c" : "\\x%02x", c);
         }
         if ((size_t)n + 8 < size)
             n += snprintf(buf + n, size - (size_t)n, "%s\"", rr->len > 48 ? "..." : "");
@@ -462,10 +490,14 @@ static void describe_real(const rec *rr, char *buf, size_t size) {
 
 static const char *read_name(const op *o) {
     switch (o->args.kind) {
-    case M_READ: return "read";
-    case M_READLINE: return "readline";
-    case M_READEXACTLY: return "readexactly";
-    default: return "readuntil";
+        case M_READ:
+            return "read";
+        case M_READLINE:
+            return "readline";
+        case M_READEXACTLY:
+            return "readexactly";
+        default:
+            return "readuntil";
     }
 }
 
@@ -488,9 +520,9 @@ static void read_mismatch(harness *H, const rec *rr, int id, const char *what) {
 static void compare_read(harness *H, rec *rr, int id) {
     const m_outcome *mo = model_outcome(H->m, id);
     const op *o = rr->op;
-#define RCHECK(cond, what)                                                                    \
-    do {                                                                                      \
-        if (!(cond)) read_mismatch(H, rr, id, what);                                          \
+#define RCHECK(cond, what)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) read_mismatch(H, rr, id, what);                                               \
     } while (0)
 
     /* The error details must describe the call's own failure. After a success the code
@@ -506,15 +538,32 @@ static void compare_read(harness *H, rec *rr, int id) {
 
     int want_rc = 0;
     switch (mo->kind) {
-    case M_PENDING: break;
-    case M_BYTES: want_rc = 0; break;
-    case M_INCOMPLETE: want_rc = WEIR_EINCOMPLETE; break;
-    case M_LIMIT: want_rc = WEIR_ELIMIT; break;
-    case M_VALUE_ERROR: want_rc = WEIR_EINVAL; break;
-    case M_LINE_TOO_LONG: want_rc = WEIR_ETOOLONG; break;
-    case M_RUNTIME_ERROR: want_rc = WEIR_EBUSY; break;
-    case M_EXC: want_rc = WEIR_EUSER - (int)mo->num; break;
-    case M_CANCELLED: want_rc = WEIR_ECANCELED; break;
+        case M_PENDING:
+            break;
+        case M_BYTES:
+            want_rc = 0;
+            break;
+        case M_INCOMPLETE:
+            want_rc = WEIR_EINCOMPLETE;
+            break;
+        case M_LIMIT:
+            want_rc = WEIR_ELIMIT;
+            break;
+        case M_VALUE_ERROR:
+            want_rc = WEIR_EINVAL;
+            break;
+        case M_LINE_TOO_LONG:
+            want_rc = WEIR_ETOOLONG;
+            break;
+        case M_RUNTIME_ERROR:
+            want_rc = WEIR_EBUSY;
+            break;
+        case M_EXC:
+            want_rc = WEIR_EUSER - (int)mo->num;
+            break;
+        case M_CANCELLED:
+            want_rc = WEIR_ECANCELED;
+            break;
     }
     RCHECK(rr->rc == want_rc, "different result");
     if (mo->kind == M_BYTES || mo->kind == M_INCOMPLETE)
@@ -651,8 +700,9 @@ static void compare_state(harness *H) {
         char buf[24];
         size_t len;
         exc_message(exc, buf, &len);
-        CHECK(H, e->code == WEIR_EUSER - exc && e->message_len == len &&
-                     memcmp(e->message, buf, len) == 0,
+        CHECK(H,
+              e->code == WEIR_EUSER - exc && e->message_len == len &&
+                  memcmp(e->message, buf, len) == 0,
               "exception(): not the last exception set");
     }
     /* Nothing fed is lost: fed == buffered + taken + discarded + lost + held, with the real
@@ -680,62 +730,61 @@ static void step(harness *H, op *o) {
     weir_reader *r = H->r;
     int before_waiting = model_waiting(H->m);
     switch (o->kind) {
-    case OP_FEED: {
-        int rc = weir_reader_feed(r, o->data, o->len);
-        o->feed_rc = model_feed(H->m, o->data, o->len);
-        CHECK(H, (rc == 0 && o->feed_rc == 0) || (rc == WEIR_EEOF && o->feed_rc == -1),
-              "feed: weir %d (%s), model %s", rc, weir_errname(rc),
-              o->feed_rc ? "AssertionError" : "ok");
-        if (rc == 0) H->fed += o->len;
-        H->step_buf = weir_reader_buffered(r);
-        run_loop(H);
-        break;
-    }
-    case OP_EOF:
-        weir_reader_feed_eof(r);
-        model_feed_eof(H->m);
-        H->step_buf = weir_reader_buffered(r);
-        run_loop(H);
-        break;
-    case OP_FAIL: {
-        char buf[24];
-        size_t len;
-        exc_message(o->exc, buf, &len);
-        int rc = weir_reader_set_exception(r, WEIR_EUSER - o->exc, buf, len);
-        CHECK(H, rc == 0, "set_exception failed: %d", rc);
-        model_set_exception(H->m, o->exc);
-        H->step_buf = weir_reader_buffered(r);
-        run_loop(H);
-        break;
-    }
-    case OP_CANCEL:
-        for (size_t i = 0; i < H->nrecs; i++)
-            if (!H->recs[i].done) weir_task_cancel(H->recs[i].task);
-        model_cancel(H->m);
-        H->step_buf = weir_reader_buffered(r);
-        run_loop(H);
-        break;
-    case OP_READ: {
-        rec *rr = &H->recs[H->nrecs++];
-        rr->H = H;
-        rr->op = o;
-        weir_task_opts topts = {64 * 1024, "fuzz-read"};
-        int rc = weir_spawn(H->loop, read_task, rr, &topts, &rr->task);
-        CHECK(H, rc == 0, "weir_spawn: %d", rc);
-        weir_task_detach(rr->task);
-        o->read = model_start_read(H->m, &o->args);
-        CHECK(H, o->read == (int)(H->nrecs - 1), "harness: read numbering");
-        H->step_buf = weir_reader_buffered(r);
-        run_loop(H);
-        break;
-    }
+        case OP_FEED: {
+            int rc = weir_reader_feed(r, o->data, o->len);
+            o->feed_rc = model_feed(H->m, o->data, o->len);
+            CHECK(H, (rc == 0 && o->feed_rc == 0) || (rc == WEIR_EEOF && o->feed_rc == -1),
+                  "feed: weir %d (%s), model %s", rc, weir_errname(rc),
+                  o->feed_rc ? "AssertionError" : "ok");
+            if (rc == 0) H->fed += o->len;
+            H->step_buf = weir_reader_buffered(r);
+            run_loop(H);
+            break;
+        }
+        case OP_EOF:
+            weir_reader_feed_eof(r);
+            model_feed_eof(H->m);
+            H->step_buf = weir_reader_buffered(r);
+            run_loop(H);
+            break;
+        case OP_FAIL: {
+            char buf[24];
+            size_t len;
+            exc_message(o->exc, buf, &len);
+            int rc = weir_reader_set_exception(r, WEIR_EUSER - o->exc, buf, len);
+            CHECK(H, rc == 0, "set_exception failed: %d", rc);
+            model_set_exception(H->m, o->exc);
+            H->step_buf = weir_reader_buffered(r);
+            run_loop(H);
+            break;
+        }
+        case OP_CANCEL:
+            for (size_t i = 0; i < H->nrecs; i++)
+                if (!H->recs[i].done) weir_task_cancel(H->recs[i].task);
+            model_cancel(H->m);
+            H->step_buf = weir_reader_buffered(r);
+            run_loop(H);
+            break;
+        case OP_READ: {
+            rec *rr = &H->recs[H->nrecs++];
+            rr->H = H;
+            rr->op = o;
+            weir_task_opts topts = {64 * 1024, "fuzz-read"};
+            int rc = weir_spawn(H->loop, read_task, rr, &topts, &rr->task);
+            CHECK(H, rc == 0, "weir_spawn: %d", rc);
+            weir_task_detach(rr->task);
+            o->read = model_start_read(H->m, &o->args);
+            CHECK(H, o->read == (int)(H->nrecs - 1), "harness: read numbering");
+            H->step_buf = weir_reader_buffered(r);
+            run_loop(H);
+            break;
+        }
     }
     /* For the repro: which earlier read finished in this step, and the state after it. */
     o->completed = -1;
     if (before_waiting >= 0 && model_outcome(H->m, before_waiting)->kind != M_PENDING)
         o->completed = before_waiting;
-    if (o->kind == OP_READ && model_outcome(H->m, o->read)->kind != M_PENDING &&
-        o->completed < 0)
+    if (o->kind == OP_READ && model_outcome(H->m, o->read)->kind != M_PENDING && o->completed < 0)
         o->completed = o->read;
     o->buffered = model_buffered(H->m);
     o->paused = model_paused(H->m);
@@ -762,8 +811,7 @@ static void add_sep(harness *H, op *o, size_t i) {
     size_t k = o->args.nseps++;
     o->seps[k] = H->seps[i];
     /* weir_bytes: a non-NULL pointer even for the empty separator. */
-    o->wseps[k] = weir_bytes_of(H->seps[i].len ? H->seps[i].data : H->sepbuf[i],
-                                H->seps[i].len);
+    o->wseps[k] = weir_bytes_of(H->seps[i].len ? H->seps[i].data : H->sepbuf[i], H->seps[i].len);
     o->seps[k].data = o->wseps[k].data;
 }
 
@@ -788,65 +836,79 @@ static void decode(harness *H, fz_src *s) {
         o->completed = -1;
         uint8_t c = fz_u8(s) % 16;
         switch (c) {
-        case 0:
-        case 1:
-        case 2:
-        case 3: { /* feed a few bytes */
-            size_t len = fz_u8(s) % 17;
-            if (len > s->n) len = s->n;
-            o->kind = OP_FEED;
-            o->data = fz_xmalloc(len);
-            for (size_t k = 0; k < len; k++) o->data[k] = sym(H, fz_u8(s));
-            o->len = len;
-            break;
-        }
-        case 4: { /* feed a long run of a two-byte pattern: 1 + 4 * count bytes, or, with
-                   * the magic count 255 and pattern "SK" (at most twice per input: they are
-                   * slow), 600 KiB, so that two of them take the reader's block over 1 MiB,
-                   * where it releases the block once emptied (a repro's feed line stays
-                   * under the scenario parser's 1 MiB line limit) */
-            uint8_t count = fz_u8(s), ra = fz_u8(s), rb = fz_u8(s);
-            uint8_t a = sym(H, ra), b = sym(H, rb);
-            size_t len = 1 + 4 * (size_t)count;
-            if (count == 255 && ra == 'S' && rb == 'K' && nbig < 2) {
-                nbig++;
-                len = (size_t)600 << 10;
+            case 0:
+            case 1:
+            case 2:
+            case 3: { /* feed a few bytes */
+                size_t len = fz_u8(s) % 17;
+                if (len > s->n) len = s->n;
+                o->kind = OP_FEED;
+                o->data = fz_xmalloc(len);
+                for (size_t k = 0; k < len; k++) o->data[k] = sym(H, fz_u8(s));
+                o->len = len;
+                break;
             }
-            o->kind = OP_FEED;
-            o->data = fz_xmalloc(len);
-            for (size_t k = 0; k < len; k++) o->data[k] = k % 2 ? b : a;
-            o->len = len;
-            break;
-        }
-        case 5: o->kind = OP_EOF; break;
-        case 6:
-            o->kind = OP_FAIL;
-            o->exc = nexc++;
-            break;
-        case 7: set_read(H, o, M_READ, (int8_t)fz_u8(s)); break;
-        case 8: set_read(H, o, M_READLINE, 0); break;
-        case 13:
-            set_read(H, o, M_READLINE, 0);
-            o->next_line = true;
-            break;
-        case 9: set_read(H, o, M_READEXACTLY, (int8_t)fz_u8(s)); break;
-        case 10:
-            set_read(H, o, M_READUNTIL, 0);
-            add_sep(H, o, fz_u8(s) % H->nseps);
-            break;
-        case 11: { /* a tuple: the separators picked by a mask, maybe in reverse order */
-            uint8_t mask = fz_u8(s);
-            set_read(H, o, M_READUNTIL, 0);
-            o->tuple = true;
-            for (size_t k = 0; k < H->nseps; k++) {
-                size_t i = mask & 0x80 ? H->nseps - 1 - k : k;
-                if (mask & (1u << i)) add_sep(H, o, i);
+            case 4: { /* feed a long run of a two-byte pattern: 1 + 4 * count bytes, or, with
+                       * the magic count 255 and pattern "SK" (at most twice per input: they are
+                       * slow), 600 KiB, so that two of them take the reader's block over 1 MiB,
+                       * where it releases the block once emptied (a repro's feed line stays
+                       * under the scenario parser's 1 MiB line limit) */
+                uint8_t count = fz_u8(s), ra = fz_u8(s), rb = fz_u8(s);
+                uint8_t a = sym(H, ra), b = sym(H, rb);
+                size_t len = 1 + 4 * (size_t)count;
+                if (count == 255 && ra == 'S' && rb == 'K' && nbig < 2) {
+                    nbig++;
+                    len = (size_t)600 << 10;
+                }
+                o->kind = OP_FEED;
+                o->data = fz_xmalloc(len);
+                for (size_t k = 0; k < len; k++) o->data[k] = k % 2 ? b : a;
+                o->len = len;
+                break;
             }
-            break;
-        }
-        case 12: o->kind = OP_CANCEL; break;
-        case 14: set_read(H, o, M_READ, -1); break;
-        case 15: set_read(H, o, M_READ, 16 * (int64_t)fz_u8(s)); break;
+            case 5:
+                o->kind = OP_EOF;
+                break;
+            case 6:
+                o->kind = OP_FAIL;
+                o->exc = nexc++;
+                break;
+            case 7:
+                set_read(H, o, M_READ, (int8_t)fz_u8(s));
+                break;
+            case 8:
+                set_read(H, o, M_READLINE, 0);
+                break;
+            case 13:
+                set_read(H, o, M_READLINE, 0);
+                o->next_line = true;
+                break;
+            case 9:
+                set_read(H, o, M_READEXACTLY, (int8_t)fz_u8(s));
+                break;
+            case 10:
+                set_read(H, o, M_READUNTIL, 0);
+                add_sep(H, o, fz_u8(s) % H->nseps);
+                break;
+            case 11: { /* a tuple: the separators picked by a mask, maybe in reverse order */
+                uint8_t mask = fz_u8(s);
+                set_read(H, o, M_READUNTIL, 0);
+                o->tuple = true;
+                for (size_t k = 0; k < H->nseps; k++) {
+                    size_t i = mask & 0x80 ? H->nseps - 1 - k : k;
+                    if (mask & (1u << i)) add_sep(H, o, i);
+                }
+                break;
+            }
+            case 12:
+                o->kind = OP_CANCEL;
+                break;
+            case 14:
+                set_read(H, o, M_READ, -1);
+                break;
+            case 15:
+                set_read(H, o, M_READ, 16 * (int64_t)fz_u8(s));
+                break;
         }
         H->nops++;
     }

@@ -60,9 +60,9 @@ typedef struct weir_error {
     int code;            /* the WEIR_E* code that was returned, 0 if the last call succeeded */
     const char *message; /* asyncio's message text, NUL-terminated (may contain NULs: see len) */
     size_t message_len;
-    weir_bytes partial;  /* WEIR_EINCOMPLETE: the bytes read before EOF */
-    int64_t expected;    /* WEIR_EINCOMPLETE: bytes expected, or -1 for "None" (readuntil) */
-    int64_t consumed;    /* WEIR_ELIMIT: asyncio's LimitOverrunError.consumed */
+    weir_bytes partial; /* WEIR_EINCOMPLETE: the bytes read before EOF */
+    int64_t expected;   /* WEIR_EINCOMPLETE: bytes expected, or -1 for "None" (readuntil) */
+    int64_t consumed;   /* WEIR_ELIMIT: asyncio's LimitOverrunError.consumed */
 } weir_error;
 
 #ifdef __cplusplus

@@ -25,12 +25,12 @@ typedef struct weir_endpoint {
 } weir_endpoint;
 
 typedef struct weir_open_opts {
-    int64_t limit;               /* reader limit; 0 = WEIR_DEFAULT_LIMIT */
-    const char *local_host;      /* bind before connecting; NULL = any */
+    int64_t limit;          /* reader limit; 0 = WEIR_DEFAULT_LIMIT */
+    const char *local_host; /* bind before connecting; NULL = any */
     int local_port;
-    struct weir_tls_ctx *tls;    /* a TLS client context (weir/tls.h); NULL = plain */
-    const char *server_hostname; /* SNI / verification name; NULL = host */
-    int64_t connect_timeout;     /* ns; 0 = none beyond the task's deadline */
+    struct weir_tls_ctx *tls;      /* a TLS client context (weir/tls.h); NULL = plain */
+    const char *server_hostname;   /* SNI / verification name; NULL = host */
+    int64_t connect_timeout;       /* ns; 0 = none beyond the task's deadline */
     int64_t tls_handshake_timeout; /* ns; 0 = 60 s */
     int64_t tls_shutdown_timeout;  /* ns; 0 = 30 s */
 } weir_open_opts;
@@ -40,8 +40,8 @@ typedef struct weir_open_opts {
  * Errors: WEIR_ENOTASK, WEIR_EINVAL, WEIR_ECONNREFUSED, WEIR_EHOSTUNREACH, WEIR_ENOENT (the
  * name does not resolve), WEIR_ETIMEDOUT, WEIR_ECANCELED, WEIR_ENOTSUP (the loop's backend
  * has no network), WEIR_ENOMEM. */
-int weir_open_connection(const char *host, int port, const weir_open_opts *opts,
-                         weir_reader **r, weir_writer **w);
+int weir_open_connection(const char *host, int port, const weir_open_opts *opts, weir_reader **r,
+                         weir_writer **w);
 int weir_open_unix_connection(const char *path, const weir_open_opts *opts, weir_reader **r,
                               weir_writer **w);
 
@@ -49,8 +49,8 @@ int weir_open_unix_connection(const char *path, const weir_open_opts *opts, weir
  * Unix, one end of a socketpair). loop NULL = the running task's loop. The connection owns
  * fd from then on. WEIR_EINVAL, WEIR_ENOTSUP (the backend has no sockets, e.g. the
  * simulator), WEIR_ENOMEM. Does not block. */
-int weir_open_connection_fd(weir_loop *loop, int fd, const weir_open_opts *opts,
-                            weir_reader **r, weir_writer **w);
+int weir_open_connection_fd(weir_loop *loop, int fd, const weir_open_opts *opts, weir_reader **r,
+                            weir_writer **w);
 
 /* A connection handler: runs in its own task for each accepted connection. When it returns,
  * the server closes the writer (if the handler did not), waits for the connection to go and
@@ -58,8 +58,8 @@ int weir_open_connection_fd(weir_loop *loop, int fd, const weir_open_opts *opts,
 typedef int (*weir_handler)(weir_reader *r, weir_writer *w, void *arg);
 
 typedef struct weir_server_opts {
-    int64_t limit;      /* readers' limit; 0 = WEIR_DEFAULT_LIMIT */
-    int backlog;        /* 0 = 100 (asyncio's default) */
+    int64_t limit; /* readers' limit; 0 = WEIR_DEFAULT_LIMIT */
+    int backlog;   /* 0 = 100 (asyncio's default) */
     bool reuse_address;
     bool reuse_port;
     struct weir_tls_ctx *tls;      /* a TLS server context (weir/tls.h); NULL = plain */
@@ -72,8 +72,8 @@ typedef struct weir_server weir_server;
 /* start_server: listen and serve each connection with handler(r, w, arg) in a new task.
  * loop NULL = the running task's loop. Does not block. Errors: WEIR_EINVAL, WEIR_EADDRINUSE,
  * WEIR_ENOENT, WEIR_ENOTSUP, WEIR_ENOMEM. */
-int weir_start_server(weir_loop *loop, weir_handler handler, void *arg, const char *host,
-                      int port, const weir_server_opts *opts, weir_server **out);
+int weir_start_server(weir_loop *loop, weir_handler handler, void *arg, const char *host, int port,
+                      const weir_server_opts *opts, weir_server **out);
 int weir_start_unix_server(weir_loop *loop, weir_handler handler, void *arg, const char *path,
                            const weir_server_opts *opts, weir_server **out);
 
@@ -106,8 +106,8 @@ typedef void (*weir_accept_fn)(void *arg, weir_transport *t);
 typedef struct weir_net_ops {
     /* Connect; called from a task, may block it (core/internal.h weir__wait). On success
      * *out is a transport whose protocol is still unset. */
-    int (*connect)(void *impl, weir_loop *loop, const weir_endpoint *ep,
-                   const weir_open_opts *opts, weir_transport **out);
+    int (*connect)(void *impl, weir_loop *loop, const weir_endpoint *ep, const weir_open_opts *opts,
+                   weir_transport **out);
     /* Listen. Accepted connections go to on_accept(arg, t), on later ticks. */
     int (*listen)(void *impl, weir_loop *loop, const weir_endpoint *ep,
                   const weir_server_opts *opts, weir_accept_fn on_accept, void *arg,

@@ -35,9 +35,9 @@ typedef struct weir_sim_opts {
      * smallest choice, which is what makes shrinking an input work). Not copied. */
     const uint8_t *decisions;
     size_t decisions_len;
-    bool keep_trace;     /* keep the trace as text lines (for --trace and comparisons) */
-    int64_t max_time;    /* virtual-time bound in ns; 0 = 1 hour */
-    uint64_t max_steps;  /* bound on tasks/callbacks run; 0 = 100 million */
+    bool keep_trace;    /* keep the trace as text lines (for --trace and comparisons) */
+    int64_t max_time;   /* virtual-time bound in ns; 0 = 1 hour */
+    uint64_t max_steps; /* bound on tasks/callbacks run; 0 = 100 million */
 } weir_sim_opts;
 
 /* A simulator with its own loop. opts may be NULL (seed 0). WEIR_ENOMEM or 0. */
@@ -103,17 +103,17 @@ typedef enum weir_sim_fault_kind {
  * Trigger fields left at their "off" value are not conditions; all the set ones must hold. */
 typedef struct weir_sim_fault {
     weir_sim_fault_kind kind;
-    const char *from, *to;  /* host names, "*" or NULL = any; the direction bytes flow */
-    int port;               /* the server's port; 0 = any */
+    const char *from, *to; /* host names, "*" or NULL = any; the direction bytes flow */
+    int port;              /* the server's port; 0 = any */
     /* trigger */
-    int64_t at;             /* virtual time (ns) from which it fires; -1 = off */
-    int64_t after_bytes;    /* once this many bytes have passed from -> to; -1 = off */
-    weir_bytes pattern;     /* once these bytes have passed (len 0 = off) */
-    int nth;                /* only the nth connection matching from/to/port (1-based); 0 = off */
-    double probability;     /* per connection, drawn from the decision stream; 0 = off */
+    int64_t at;          /* virtual time (ns) from which it fires; -1 = off */
+    int64_t after_bytes; /* once this many bytes have passed from -> to; -1 = off */
+    weir_bytes pattern;  /* once these bytes have passed (len 0 = off) */
+    int nth;             /* only the nth connection matching from/to/port (1-based); 0 = off */
+    double probability;  /* per connection, drawn from the decision stream; 0 = off */
     /* effect */
-    int64_t duration;       /* HOLD, SLOW_CLOSE: ns */
-    int64_t bytes;          /* LIMIT_DATA: bytes */
+    int64_t duration; /* HOLD, SLOW_CLOSE: ns */
+    int64_t bytes;    /* LIMIT_DATA: bytes */
 } weir_sim_fault;
 
 /* A fault with every trigger off. */

@@ -61,7 +61,8 @@ int64_t weir_now(void);
 /* Set the running task's deadline (absolute ns, WEIR_FOREVER for none) and return the
  * previous one. A blocking call still waiting when the clock reaches the deadline fails
  * with WEIR_ETIMEDOUT then, after everything else due at that same instant (the deadline is
- * inclusive: data arriving exactly at it is in time). Scopes nest:  int64_t old = weir_deadline_set(weir_now() + 50 * WEIR_MS);
+ * inclusive: data arriving exactly at it is in time). Scopes nest:  int64_t old =
+ * weir_deadline_set(weir_now() + 50 * WEIR_MS);
  * ...; weir_deadline_set(old);  Outside a task it does nothing and returns WEIR_FOREVER. */
 int64_t weir_deadline_set(int64_t deadline);
 int64_t weir_deadline_get(void);

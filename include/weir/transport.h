@@ -22,9 +22,9 @@ typedef struct weir_protocol weir_protocol;
  * lives. */
 typedef enum weir_extra_kind {
     WEIR_EXTRA_NONE = 0,
-    WEIR_EXTRA_STR,  /* str: NUL-terminated text, e.g. "peername" as "127.0.0.1:8080" */
-    WEIR_EXTRA_INT,  /* num: e.g. "socket" as a file descriptor */
-    WEIR_EXTRA_PTR,  /* ptr (+ len when it has one): e.g. "sockaddr", "ssl_object" */
+    WEIR_EXTRA_STR, /* str: NUL-terminated text, e.g. "peername" as "127.0.0.1:8080" */
+    WEIR_EXTRA_INT, /* num: e.g. "socket" as a file descriptor */
+    WEIR_EXTRA_PTR, /* ptr (+ len when it has one): e.g. "sockaddr", "ssl_object" */
 } weir_extra_kind;
 
 typedef struct weir_extra {

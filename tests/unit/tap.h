@@ -35,7 +35,7 @@ static inline int tap_ok(int cond, const char *file, int line, const char *fmt, 
 }
 
 static inline int tap_is_int(long long got, long long want, const char *file, int line,
-                      const char *fmt, ...) {
+                             const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int r = tap_vok(got == want, file, line, fmt, ap);
@@ -45,15 +45,15 @@ static inline int tap_is_int(long long got, long long want, const char *file, in
 }
 
 static inline int tap_is_mem(const void *got, size_t got_len, const void *want, size_t want_len,
-                      const char *file, int line, const char *fmt, ...) {
+                             const char *file, int line, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int same = got_len == want_len && (want_len == 0 || memcmp(got, want, want_len) == 0);
     int r = tap_vok(same, file, line, fmt, ap);
     va_end(ap);
-    if (!r) printf("#          got: %zu bytes \"%.*s\"\n#     expected: %zu bytes \"%.*s\"\n",
-                   got_len, (int)got_len, (const char *)got, want_len, (int)want_len,
-                   (const char *)want);
+    if (!r)
+        printf("#          got: %zu bytes \"%.*s\"\n#     expected: %zu bytes \"%.*s\"\n", got_len,
+               (int)got_len, (const char *)got, want_len, (int)want_len, (const char *)want);
     return r;
 }
 
@@ -63,10 +63,10 @@ static int done_testing(void) {
 }
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define is_int(got, want, ...) \
+#define is_int(got, want, ...)                                                                     \
     tap_is_int((long long)(got), (long long)(want), __FILE__, __LINE__, __VA_ARGS__)
 /* Compare a weir_bytes view with a string literal. */
-#define is_bytes(view, lit, ...) \
+#define is_bytes(view, lit, ...)                                                                   \
     tap_is_mem((view).data, (view).len, (lit), sizeof(lit) - 1, __FILE__, __LINE__, __VA_ARGS__)
 #define is_mem(p, n, q, m, ...) tap_is_mem((p), (n), (q), (m), __FILE__, __LINE__, __VA_ARGS__)
 
