@@ -102,7 +102,8 @@ $(FUZZ_REPLAY): $(LIB_C) $(LIB_S) $(wildcard fuzz/*.c fuzz/*.h fuzz/build.sh) ex
 	touch $@
 
 check: all $(UNIT_BIN) $(EXAMPLE_BIN) $(FUZZ_REPLAY)
-	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) tests/examples.sh tests/sim-sweep.sh \
+	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) tests/examples.sh tests/interop.sh \
+	    tests/sim-sweep.sh \
 	    tests/fuzz-replay.sh $(SCENARIOS) \
 	    $(CONFORMANCE)
 
