@@ -56,6 +56,20 @@ static int connect_scoped(const weir_net_ops *net, void *impl, weir_loop *loop,
     return rc;
 }
 
+/* Put a reader and a writer on the transport a backend gave us. If that fails, nobody will
+ * ever read from the transport: drop it the way a writer would. */
+static int open_stream(weir_loop *loop, weir_transport *t, const weir_open_opts *o, weir_reader **r,
+                       weir_writer **w) {
+    if (!t) return WEIR_EIO; /* a backend that claims success without a transport */
+    int rc = weir_stream_open(loop, t, o->limit, r, w);
+    if (rc) {
+        t->protocol = NULL;
+        if (t->ops && t->ops->abort) t->ops->abort(t);
+        if (t->ops && t->ops->free) t->ops->free(t);
+    }
+    return rc;
+}
+
 static int open_endpoint(const weir_endpoint *ep, const weir_open_opts *opts, weir_reader **r,
                          weir_writer **w) {
     weir_open_opts o = opts ? *opts : (weir_open_opts){0};
@@ -78,15 +92,8 @@ static int open_endpoint(const weir_endpoint *ep, const weir_open_opts *opts, we
     weir_transport *t = NULL;
     int rc = connect_scoped(net, impl, loop, ep, &o, &t);
     if (rc) return rc;
-    if (!t) return WEIR_EIO; /* a backend that claims success without a transport */
-    rc = weir_stream_open(loop, t, o.limit, r, w);
-    if (rc) {
-        /* Nobody will ever read from it: drop it the way a writer would. */
-        t->protocol = NULL;
-        if (t->ops && t->ops->abort) t->ops->abort(t);
-        if (t->ops && t->ops->free) t->ops->free(t);
-        return rc;
-    }
+    rc = open_stream(loop, t, &o, r, w);
+    if (rc) return rc;
     return o.tls ? handshake(loop, &o, ep->host, r, w) : WEIR_OK;
 }
 
@@ -133,13 +140,7 @@ int weir_open_connection_fd(weir_loop *loop, int fd, const weir_open_opts *opts,
     weir_transport *t = NULL;
     int rc = net->adopt(impl, loop, fd, &t);
     if (rc) return rc;
-    if (!t) return WEIR_EIO; /* a backend that claims success without a transport */
-    rc = weir_stream_open(loop, t, o.limit, r, w);
-    if (rc) {
-        t->protocol = NULL;
-        if (t->ops && t->ops->abort) t->ops->abort(t);
-        if (t->ops && t->ops->free) t->ops->free(t);
-        return rc;
-    }
+    rc = open_stream(loop, t, &o, r, w);
+    if (rc) return rc;
     return o.tls ? handshake(loop, &o, NULL, r, w) : WEIR_OK;
 }

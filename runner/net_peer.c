@@ -60,23 +60,7 @@ static void read_outcome(weir_reader *r, int rc, weir_bytes v, weir__outcome *o,
 static int do_read(weir__actor *a, const weir__step *s, weir__outcome *got, char **copy) {
     weir_reader *r = a->r;
     weir_bytes v = {NULL, 0};
-    int rc;
-    switch (s->kind) {
-        case WEIR__STEP_READ:
-            rc = weir_read(r, s->n, &v);
-            break;
-        case WEIR__STEP_READLINE:
-            rc = weir_readline(r, &v);
-            break;
-        case WEIR__STEP_READEXACTLY:
-            rc = weir_readexactly(r, s->n, &v);
-            break;
-        default:
-            if (s->nseps == 1)
-                rc = weir_readuntil(r, s->seps[0].data, s->seps[0].len, &v);
-            else
-                rc = weir_readuntil_any(r, s->seps, s->nseps, &v);
-    }
+    int rc = weir__step_read(r, s, &v);
     read_outcome(r, rc, v, got, copy);
     return rc;
 }

@@ -78,29 +78,26 @@ static void record(read_rec *rr, int rc, weir_bytes v, const weir_error *e) {
     }
 }
 
+int weir__step_read(weir_reader *r, const weir__step *s, weir_bytes *v) {
+    switch (s->kind) {
+        case WEIR__STEP_READ:
+            return weir_read(r, s->n, v);
+        case WEIR__STEP_READLINE:
+            return weir_readline(r, v);
+        case WEIR__STEP_READEXACTLY:
+            return weir_readexactly(r, s->n, v);
+        default:
+            if (s->nseps == 1) return weir_readuntil(r, s->seps[0].data, s->seps[0].len, v);
+            return weir_readuntil_any(r, s->seps, s->nseps, v);
+    }
+}
+
 static int read_task(void *arg) {
     read_rec *rr = arg;
     weir_reader *r = rr->run->reader;
     const weir__step *s = rr->step;
     weir_bytes v = {NULL, 0};
-    int rc;
-    switch (s->kind) {
-        case WEIR__STEP_READ:
-            rc = weir_read(r, s->n, &v);
-            break;
-        case WEIR__STEP_READLINE:
-            rc = weir_readline(r, &v);
-            break;
-        case WEIR__STEP_READEXACTLY:
-            rc = weir_readexactly(r, s->n, &v);
-            break;
-        default:
-            /* One separator is asyncio's plain-bytes form, anything else the tuple form. */
-            if (s->nseps == 1)
-                rc = weir_readuntil(r, s->seps[0].data, s->seps[0].len, &v);
-            else
-                rc = weir_readuntil_any(r, s->seps, s->nseps, &v);
-    }
+    int rc = weir__step_read(r, s, &v);
     record(rr, rc, v, weir_reader_error(r));
     rr->done = true;
     return 0;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "weir/bytes.h"
+#include "weir/reader.h"
 #include "weir/scenario.h"
 
 /* ---- buf.c: a growable byte string and an arena ------------------------------------- */
@@ -196,6 +197,10 @@ typedef struct weir__step {
     size_t nchecks;
     weir_bytes text; /* a network step's canonical text, without `=> ...` */
 } weir__step;
+
+/* Perform a read step (read, readline, readexactly, readuntil) on r: what reader and network
+ * scenarios both do. One separator is asyncio's plain-bytes form, several the tuple form. */
+int weir__step_read(weir_reader *r, const weir__step *s, weir_bytes *v);
 
 /* The step as the file would canonically spell it, without its expectation
  * ("readuntil \"\\r\\n\" \"\\n\""). */

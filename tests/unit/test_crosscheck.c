@@ -422,7 +422,10 @@ static const scenario scenarios[] = {
     {"reset with unread data", sc_reset_unread, {0}, 0, NULL},
     {"reset with the data, before any read", sc_reset_before_read, {0}, 0, NULL},
     {"reset while a read waits", sc_reset_while_waiting, {0}, 0, NULL},
-    {"reset while reading is paused, read at once", sc_reset_while_paused, {4}, 1,
+    {"reset while reading is paused, read at once",
+     sc_reset_while_paused,
+     {4},
+     1,
      "known difference 2 (docs/examples.md): bytes that wait in a paused socket when the RST "
      "comes stay readable on Linux; the simulator drops them with the reset"},
     {"reset while reading is paused, read later", sc_reset_while_paused_settled, {0}, 0, NULL},
