@@ -104,7 +104,7 @@ $(FUZZ_REPLAY): $(LIB_C) $(LIB_S) $(wildcard fuzz/*.c fuzz/*.h fuzz/build.sh) ex
 check: all $(UNIT_BIN) $(EXAMPLE_BIN) $(FUZZ_REPLAY)
 	WEIR_BUILD=$(BUILD) prove --exec tests/tap-exec $(UNIT_BIN) tests/examples.sh tests/interop.sh \
 	    tests/sim-sweep.sh \
-	    tests/fuzz-replay.sh $(SCENARIOS) \
+	    tests/fuzz-replay.sh tests/install.sh $(SCENARIOS) \
 	    $(CONFORMANCE)
 
 test-plain:
@@ -157,7 +157,7 @@ clean:
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?=
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := reader_ops chunking scenario_parse sim_schedule fuzz_http_head
+FUZZ_TARGETS := reader_ops chunking scenario_parse sim_schedule fuzz_http_head tls_peer
 
 .PHONY: fuzz fuzz-smoke
 
