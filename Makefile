@@ -177,3 +177,11 @@ fuzz-smoke: fuzz
 	        $(BUILD)/fuzz/work/$$t fuzz/corpus/$$t > $$log 2>&1 || { tail -60 $$log; exit 1; }; \
 	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' $$log; \
 	done
+
+# make fuzz-coverage: line coverage of core/ reached by the corpora (fuzz/coverage.sh: clang
+# source-based coverage, the standalone replay main, llvm-profdata + llvm-cov report), plus
+# build/fuzz/work/<target> when a fuzz-smoke run left inputs there. Needs clang, llvm-profdata
+# and llvm-cov of the same version. Output in $(BUILD)/fuzz-coverage/.
+.PHONY: fuzz-coverage
+fuzz-coverage:
+	CC=$(FUZZ_CC) OUT=$(BUILD)/fuzz-coverage FUZZ_WORK=$(BUILD)/fuzz/work fuzz/coverage.sh

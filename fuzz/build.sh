@@ -26,7 +26,7 @@ LD=${CXX:-$CC}
 
 CPPFLAGS="-Iinclude -I. -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L"
 STD="-std=c11 -Wall -Wextra"
-TARGETS="reader_ops chunking scenario_parse sim_schedule fuzz_http_head"
+TARGETS="reader_ops chunking scenario_parse sim_schedule fuzz_http_head tls_peer"
 
 mkdir -p "$OUT" "$WORK"
 OUT_ABS=$(cd "$OUT" && pwd)
@@ -88,4 +88,6 @@ link_target scenario_parse $LIBS "$WORK/libweir_core.a" -lssl -lcrypto
 $CC $STD $CPPFLAGS $CFLAGS -c fuzz/sim_schedule_http.c -o "$WORK/sim_schedule_http.o"
 link_target sim_schedule "$WORK/sim_schedule_http.o" $LIBS "$WORK/libweir_core.a" -lssl -lcrypto
 link_target fuzz_http_head $LIBS "$WORK/libweir_core.a" -lssl -lcrypto
+# tls_peer: a hostile peer's bytes into the TLS layer (net/tls.c), the whole library too.
+link_target tls_peer $LIBS "$WORK/libweir_core.a" -lssl -lcrypto
 echo "fuzz targets in $OUT: $TARGETS"

@@ -3,7 +3,7 @@
 # targets built with a replay main() (the Makefile's FUZZ_REPLAY): every input must run
 # clean, under the sanitizers in the ASan build.
 b="${WEIR_BUILD:-build}/fuzz-replay"
-targets="reader_ops chunking scenario_parse sim_schedule fuzz_http_head"
+targets="reader_ops chunking scenario_parse sim_schedule fuzz_http_head tls_peer"
 n=0
 for t in $targets; do n=$((n + 1)); done
 echo "1..$n"
