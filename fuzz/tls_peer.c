@@ -73,9 +73,9 @@ static void fail(const run *x, const char *what) {
             "wait_closed %s; done: end %d sender %d drain %d\n  tls error: %s\n",
             what, x->tls_server ? "server" : "client", x->sim ? "the simulator" : "a pair",
             x->verify ? "verifying" : "no_verify", x->peer_close ? "close" : "write_eof", x->len,
-            x->maxchunk, (long long)x->gap, (long long)x->hs_timeout,
-            weir_errname(x->hs_rc), weir_errname(x->read_rc), weir_errname(x->closed_rc),
-            x->end_done, x->sender_done, x->drain_done, x->err);
+            x->maxchunk, (long long)x->gap, (long long)x->hs_timeout, weir_errname(x->hs_rc),
+            weir_errname(x->read_rc), weir_errname(x->closed_rc), x->end_done, x->sender_done,
+            x->drain_done, x->err);
     abort();
 }
 
@@ -88,8 +88,8 @@ static bool clean_error(int rc) {
 
 static void tls_end(weir_reader *r, weir_writer *w, run *x) {
     weir_tls_ctx *ctx = x->tls_server ? server_ctx : x->verify ? verify_ctx : client_ctx;
-    x->hs_rc = weir_start_tls(w, ctx, x->tls_server ? NULL : "localhost", x->hs_timeout,
-                              x->sd_timeout);
+    x->hs_rc =
+        weir_start_tls(w, ctx, x->tls_server ? NULL : "localhost", x->hs_timeout, x->sd_timeout);
     snprintf(x->err, sizeof x->err, "%s", weir_tls_last_error());
     if (!clean_error(x->hs_rc)) fail(x, "weir_start_tls: not a clean error");
     if (x->hs_rc == 0) {
@@ -320,8 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         over_pair(&x);
     if (getenv("WEIR_FUZZ_TRACE"))
         fprintf(stderr, "tls_peer: %s %s: handshake %s read %s closed %s, %lld bytes; %s\n",
-                x.tls_server ? "server" : "client", x.sim ? "sim" : "pair",
-                weir_errname(x.hs_rc), weir_errname(x.read_rc),
-                weir_errname(x.closed_rc), (long long)x.got, x.err);
+                x.tls_server ? "server" : "client", x.sim ? "sim" : "pair", weir_errname(x.hs_rc),
+                weir_errname(x.read_rc), weir_errname(x.closed_rc), (long long)x.got, x.err);
     return 0;
 }

@@ -17,15 +17,13 @@ static const char tls_peer_cert_pem[] =
     "VR0TAQH/BAUwAwEB/zAUBgNVHREEDTALgglsb2NhbGhvc3QwCgYIKoZIzj0EAwID\n"
     "SQAwRgIhAPs7mnIjwcEeI+bJ4eje60CgcbWTICRpI6LqzZpf0Lp8AiEA02Nxcmuc\n"
     "uzNn8kbGgkurY1eH9YTAvfnqIGJEDs4fIIw=\n"
-    "-----END CERTIFICATE-----\n"
-    ;
+    "-----END CERTIFICATE-----\n";
 
 static const char tls_peer_key_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
     "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgbgf/7O6Yhk7KDxdA\n"
     "yQCGSNQQpNDQN5EIdGXJJoX71GahRANCAAR83VQXFaGzLhcNiF3vNSJSL7WKidfU\n"
     "UZ0hiLu36OHj4B3r19TrBbI5OS6V/tPCt6QSOGRiDRzVN+n32TaJnrmE\n"
-    "-----END PRIVATE KEY-----\n"
-    ;
+    "-----END PRIVATE KEY-----\n";
 
 #endif
