@@ -10,6 +10,7 @@
 #   make install       PREFIX=/usr/local DESTDIR=
 
 CC ?= cc
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 PREFIX ?= /usr/local
 PYTHON313 ?= $(HOME)/.pyenv/versions/3.13.0/bin/python3
