@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sim/sim_internal.h"
+#include "sim/xoshiro.h"
 
 /* --- the seeded generator ---------------------------------------------------------- */
 
@@ -22,20 +23,6 @@ static uint64_t splitmix64(uint64_t *x) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t xoshiro_next(uint64_t st[4]) {
-    uint64_t result = rotl(st[1] * 5, 7) * 9;
-    uint64_t t = st[1] << 17;
-    st[2] ^= st[0];
-    st[3] ^= st[1];
-    st[1] ^= st[2];
-    st[0] ^= st[3];
-    st[2] ^= t;
-    st[3] = rotl(st[3], 45);
-    return result;
 }
 
 void weir__sim_decide_init(weir_sim *s, const weir_sim_opts *o) {
@@ -78,14 +65,7 @@ static uint64_t read_le(weir_sim *s, unsigned k) {
  * For bytes, any value below n is accepted as itself, and a rejected value reads the next
  * k bytes, so an input that runs out always ends the loop (0 is accepted). */
 static inline uint64_t uniform(weir_sim *s, uint64_t n) {
-    if (!s->from_bytes) {
-        for (;;) {
-            uint64_t x = xoshiro_next(s->rng);
-            /* The rejected top (2^64 mod n values) is shorter than n, so anything below
-             * 2^64 - n + 1 is accepted without paying for the remainder's division. */
-            if (x <= UINT64_MAX - (n - 1) || x <= UINT64_MAX - (0 - n) % n) return x % n;
-        }
-    }
+    if (!s->from_bytes) return weir__xoshiro_uniform(s->rng, n);
     unsigned k = bytes_for(n - 1);
     uint64_t rem = k == 8 ? (0 - n) % n : ((uint64_t)1 << (8 * k)) % n; /* 256^k mod n */
     uint64_t top = k == 8 ? UINT64_MAX - rem : ((uint64_t)1 << (8 * k)) - 1 - rem;
@@ -119,7 +99,7 @@ static uint64_t draw_len(weir_sim *s, const char *what, size_t what_len, uint64_
 }
 
 static uint64_t draw64_len(weir_sim *s, const char *what, size_t what_len) {
-    uint64_t v = s->from_bytes ? read_le(s, 8) : xoshiro_next(s->rng);
+    uint64_t v = s->from_bytes ? read_le(s, 8) : weir__xoshiro_next(s->rng);
     record_draw(s, what, what_len, 0, v); /* bound 0 stands for 2^64 */
     return v;
 }

@@ -329,15 +329,8 @@ static inline int64_t weir__net_now(simnet *net) { return net->s->now; }
 /* Record an event of c in the trace. Inline: a delivery records one per segment. */
 static inline void weir__conn_record(sim_conn *c, weir__trace_kind kind, int dir, int64_t a,
                                      int64_t b, const uint8_t *data, size_t len, const char *note) {
-    weir__trace_rec r = {.kind = kind,
-                         .conn = c->id,
-                         .dir = dir,
-                         .a = a,
-                         .b = b,
-                         .data = data,
-                         .len = len,
-                         .note = note};
-    weir__sim_record(c->net->s, &r);
+    weir__sim_record_inline(c->net->s, kind, c->id, dir, a, b, note, note ? strlen(note) : 0, data,
+                            len);
 }
 
 #endif

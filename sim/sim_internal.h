@@ -5,6 +5,8 @@
 #include <stdarg.h>
 
 #include "core/internal.h"
+#include "sim/hash.h"
+#include "sim/xoshiro.h"
 #include "weir/sim.h"
 
 /* Kinds of trace record. The hash covers the kind, time, ids, values and bytes. */
@@ -74,10 +76,8 @@ weir_sim *weir__sim_of(weir_loop *loop);
 uint64_t weir__sim_draw(weir_sim *s, const char *what, uint64_t n);
 /* A uniform draw in [r.lo, r.hi] (r.lo when hi <= lo). */
 int64_t weir__sim_range(weir_sim *s, const char *what, weir_sim_range r);
-/* The same with the label's length given: the draws made for every segment use a literal,
- * weir__sim_range_lit(s, "jitter", r), so the trace does not measure it each time. */
+/* The same with the label's length given. */
 int64_t weir__sim_range_len(weir_sim *s, const char *what, size_t what_len, weir_sim_range r);
-#define weir__sim_range_lit(s, lit, r) weir__sim_range_len((s), "" lit, sizeof(lit) - 1, (r))
 /* true with probability p (p <= 0: false without drawing; p >= 1: true without drawing). */
 bool weir__sim_chance(weir_sim *s, const char *what, double p);
 
@@ -88,6 +88,50 @@ void weir__sim_decide_init(weir_sim *s, const weir_sim_opts *opts);
 
 /* Record one event at the current virtual time. */
 void weir__sim_record(weir_sim *s, const weir__trace_rec *r);
+
+/* weir__sim_record for the records made for every segment (its draws, its delivery),
+ * inline: the same words are hashed (sim/hash.h), without the call or the record struct, so
+ * fields the caller passes as constants fold away. With text kept it takes the ordinary
+ * way, which formats the line. note_len is strlen(note) (0 for NULL). */
+static inline void weir__sim_record_inline(weir_sim *s, weir__trace_kind kind, uint64_t conn,
+                                           int dir, int64_t a, int64_t b, const char *note,
+                                           size_t note_len, const uint8_t *data, size_t len) {
+    if (s->keep) {
+        weir__trace_rec r = {.kind = kind,
+                             .conn = conn,
+                             .dir = dir,
+                             .a = a,
+                             .b = b,
+                             .data = data,
+                             .len = len,
+                             .note = note,
+                             .note_len = note_len};
+        weir__sim_record(s, &r);
+        return;
+    }
+    int64_t now = s->now;
+    s->hash = weir__hash_record(s->hash, (uint64_t)kind,
+                                (int64_t)((uint64_t)now - (uint64_t)s->trace_time), conn, dir, a, b,
+                                note, note_len, data, data ? len : 0);
+    s->trace_time = now;
+    s->records++;
+}
+
+/* weir__sim_range_len for the draws made for every segment, inline with a literal label:
+ * weir__sim_range_lit(s, "jitter", r). A seeded draw is taken and recorded here, exactly as
+ * sim/decide.c would; a draw from bytes (and a 2^64-wide range) goes there. */
+static inline int64_t weir__sim_range_inline(weir_sim *s, const char *what, size_t what_len,
+                                             weir_sim_range r) {
+    if (r.hi <= r.lo) return r.lo;
+    uint64_t n = (uint64_t)r.hi - (uint64_t)r.lo + 1;
+    if (s->from_bytes || n == 0) return weir__sim_range_len(s, what, what_len, r);
+    uint64_t v = weir__xoshiro_uniform(s->rng, n);
+    s->draws++;
+    weir__sim_record_inline(s, WEIR__TR_DRAW, 0, -1, (int64_t)n, (int64_t)v, what, what_len, NULL,
+                            0);
+    return (int64_t)((uint64_t)r.lo + v);
+}
+#define weir__sim_range_lit(s, lit, r) weir__sim_range_inline((s), "" lit, sizeof(lit) - 1, (r))
 /* sim/trace.c: an empty trace (the hash at its basis), and freeing its lines. */
 void weir__sim_trace_init(weir_sim *s);
 void weir__sim_trace_free(weir_sim *s);

@@ -1,8 +1,7 @@
 /* sim/trace.c - the run's trace: a hash over every record, and text lines on request.
  *
- * The hash runs over a fixed sequence of 64-bit words per record (each field one word, bytes
- * as little-endian words), never over pointers or struct layout, so it is the same on every
- * machine and compiler. Text lines are kept only with keep_trace: a run that only needs the
+ * The hash is sim/hash.h's, over a fixed sequence of words per record, so it is the same on
+ * every machine and compiler. Text lines are kept only with keep_trace: a run that only needs the
  * hash (a seed sweep) pays for no formatting. docs/simulator.md ("Trace") is the
  * specification. */
 #include <inttypes.h>
@@ -10,17 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/hash.h"
 #include "sim/sim_internal.h"
-
-#define HASH_BASIS 0xcbf29ce484222325ull /* the empty trace's hash */
-#define HASH_MUL 0x9e3779b97f4a7c15ull   /* 2^64 / the golden ratio, odd */
 
 /* Payloads longer than this show their first SHOW_BYTES bytes and then "...". */
 #define ELIDE_OVER 64
 #define SHOW_BYTES 48
 
 void weir__sim_trace_init(weir_sim *s) {
-    s->hash = HASH_BASIS;
+    s->hash = WEIR__HASH_BASIS;
     s->records = 0;
     s->trace_time = 0;
     s->lines = NULL;
@@ -32,84 +29,6 @@ void weir__sim_trace_free(weir_sim *s) {
     free(s->lines);
     s->lines = NULL;
     s->nlines = s->cap_lines = 0;
-}
-
-/* --- the hash ---------------------------------------------------------------------- */
-
-/* One word into the hash: the 128-bit product of (h XOR w) and an odd constant, its two
- * halves XOR-ed together. A multiply whose low half is folded back (h * K, then a shift or
- * rotation) passes a difference in only the top bit of its input through as exactly that
- * bit, so two such differences in neighbouring words cancel for certain (bytes 7 and 11 of
- * a payload with their top bits flipped would hash the same); the folded high half depends
- * on every input bit through the carries, so no fixed pattern of differences cancels. A
- * word costs three instructions (xor, one widening multiply, xor): byte-at-a-time FNV-1a
- * cost a multiply per byte, which made the hash the simulator's largest single cost. */
-static inline uint64_t mix(uint64_t h, uint64_t w) {
-    uint64_t x = h ^ w;
-#ifdef __SIZEOF_INT128__
-    unsigned __int128 p = (unsigned __int128)x * HASH_MUL;
-    return (uint64_t)(p >> 64) ^ (uint64_t)p;
-#else
-    /* The same product from 32-bit halves, for compilers without a 128-bit type. */
-    const uint64_t k = HASH_MUL;
-    uint64_t xl = (uint32_t)x, xh = x >> 32, kl = (uint32_t)k, kh = k >> 32;
-    uint64_t ll = xl * kl, lh = xl * kh, hl = xh * kl, hh = xh * kh;
-    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
-    uint64_t lo = mid << 32 | (uint32_t)ll;
-    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-    return hi ^ lo;
-#endif
-}
-
-/* Little-endian loads, whatever the machine's byte order. */
-static inline uint64_t load_le64(const uint8_t *p) {
-    uint64_t w;
-    memcpy(&w, p, sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    return w;
-}
-
-static inline uint64_t load_le32(const uint8_t *p) {
-    uint32_t w;
-    memcpy(&w, p, sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap32(w);
-#endif
-    return w;
-}
-
-/* The last 1..7 bytes as one zero-padded little-endian word, without a loop: 4..7 bytes are
- * two 4-byte loads that overlap (the bytes they share are the same, so OR-ing is harmless);
- * 1..3 bytes are the first, middle and last byte, which cover every position. */
-static inline uint64_t load_tail(const uint8_t *p, size_t n) {
-    if (n >= 4) return load_le32(p) | load_le32(p + n - 4) << (8 * (n - 4));
-    return (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
-           (uint64_t)p[n - 1] << (8 * (n - 1));
-}
-
-/* The length, then the bytes as little-endian words, the last one zero-padded. */
-static inline uint64_t mix_bytes(uint64_t h, const uint8_t *p, size_t n) {
-    h = mix(h, (uint64_t)n);
-    for (; n >= 8; p += 8, n -= 8) h = mix(h, load_le64(p));
-    if (n) h = mix(h, load_tail(p, n));
-    return h;
-}
-
-/* kind, time as a delta from the previous record, conn, dir, a, b (signed ones as two's
- * complement, dir sign-extended), then the note and the data, each as its length and its
- * bytes. The lengths make the sequence unambiguous. */
-static uint64_t hash_record(uint64_t h, int64_t dt, const weir__trace_rec *r) {
-    h = mix(h, (uint64_t)r->kind);
-    h = mix(h, (uint64_t)dt);
-    h = mix(h, r->conn);
-    h = mix(h, (uint64_t)(int64_t)r->dir);
-    h = mix(h, (uint64_t)r->a);
-    h = mix(h, (uint64_t)r->b);
-    size_t note_len = r->note_len ? r->note_len : r->note ? strlen(r->note) : 0;
-    h = mix_bytes(h, (const uint8_t *)r->note, note_len);
-    return mix_bytes(h, r->data, r->data ? r->len : 0);
 }
 
 /* --- text -------------------------------------------------------------------------- */
@@ -284,8 +203,11 @@ fail:
 
 void weir__sim_record(weir_sim *s, const weir__trace_rec *r) {
     int64_t now = s->now;
+    size_t note_len = r->note_len ? r->note_len : r->note ? strlen(r->note) : 0;
     /* Unsigned subtraction: a delta is defined even if a caller's clock went backwards. */
-    s->hash = hash_record(s->hash, (int64_t)((uint64_t)now - (uint64_t)s->trace_time), r);
+    s->hash = weir__hash_record(s->hash, (uint64_t)r->kind,
+                                (int64_t)((uint64_t)now - (uint64_t)s->trace_time), r->conn, r->dir,
+                                r->a, r->b, r->note, note_len, r->data, r->data ? r->len : 0);
     s->trace_time = now;
     s->records++;
     if (s->keep && s->nlines + 1 == s->records) keep_line(s, now, r);
@@ -312,7 +234,7 @@ void weir_sim_note(weir_sim *s, const char *fmt, ...) {
     if (text != small) free(text);
 }
 
-uint64_t weir_sim_trace_hash(const weir_sim *s) { return s ? s->hash : HASH_BASIS; }
+uint64_t weir_sim_trace_hash(const weir_sim *s) { return s ? s->hash : WEIR__HASH_BASIS; }
 
 size_t weir_sim_trace_count(const weir_sim *s) { return s ? (size_t)s->records : 0; }
 
