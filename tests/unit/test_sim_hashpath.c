@@ -67,8 +67,8 @@ static void test_seeded(void) {
     is_int(a.received, 60, "seeded: every line came back");
     ok(a.hash == b.hash, "seeded: the same hash with and without kept text");
     is_int(a.records, b.records, "seeded: the same number of records");
-    ok(a.hash == 0x9e24b2b5e6f9829bull, "seeded: the hash is the one this seed always had (%016llx)",
-       (unsigned long long)a.hash);
+    ok(a.hash == 0x9e24b2b5e6f9829bull,
+       "seeded: the hash is the one this seed always had (%016llx)", (unsigned long long)a.hash);
 }
 
 static void test_from_bytes(void) {
@@ -80,7 +80,8 @@ static void test_from_bytes(void) {
     is_int(a.received, 60, "from bytes: every line came back");
     ok(a.hash == b.hash, "from bytes: the same hash with and without kept text");
     is_int(a.records, b.records, "from bytes: the same number of records");
-    ok(a.hash == 0x9cfc749d89c6e419ull, "from bytes: the hash is the one these bytes always gave (%016llx)",
+    ok(a.hash == 0x9cfc749d89c6e419ull,
+       "from bytes: the hash is the one these bytes always gave (%016llx)",
        (unsigned long long)a.hash);
 }
 
