@@ -438,7 +438,7 @@ static void deliver(sim_flow *f, bool rst_now) {
             seg_pop(f);
             f->off += n;
             f->len -= n;
-            weir__conn_record(c, WEIR__TR_DELIVER, f->dir, (int64_t)n, 0, p, n, NULL);
+            weir__conn_record_delivery(c, f->dir, p, n);
             gave = true;
             if (proto->ops->data_received) {
                 f->busy = true;

@@ -12,6 +12,14 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The per-segment records are hashed inline at their call sites so that constant fields
+ * fold; the compiler's size heuristics would otherwise keep one shared out-of-line copy. */
+#if defined(__GNUC__) || defined(__clang__)
+#define WEIR__ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define WEIR__ALWAYS_INLINE
+#endif
+
 #define WEIR__HASH_BASIS 0xcbf29ce484222325ull /* the empty trace's hash */
 #define WEIR__HASH_MUL 0x9e3779b97f4a7c15ull   /* 2^64 / the golden ratio, odd */
 
@@ -23,7 +31,7 @@
  * on every input bit through the carries, so no fixed pattern of differences cancels. A
  * word costs three instructions (xor, one widening multiply, xor): byte-at-a-time FNV-1a
  * cost a multiply per byte, which made the hash the simulator's largest single cost. */
-static inline uint64_t weir__hash_mix(uint64_t h, uint64_t w) {
+static inline WEIR__ALWAYS_INLINE uint64_t weir__hash_mix(uint64_t h, uint64_t w) {
     uint64_t x = h ^ w;
 #ifdef __SIZEOF_INT128__
     unsigned __int128 p = (unsigned __int128)x * WEIR__HASH_MUL;
@@ -41,7 +49,7 @@ static inline uint64_t weir__hash_mix(uint64_t h, uint64_t w) {
 }
 
 /* Little-endian loads, whatever the machine's byte order. */
-static inline uint64_t weir__load_le64(const uint8_t *p) {
+static inline WEIR__ALWAYS_INLINE uint64_t weir__load_le64(const uint8_t *p) {
     uint64_t w;
     memcpy(&w, p, sizeof w);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -50,7 +58,7 @@ static inline uint64_t weir__load_le64(const uint8_t *p) {
     return w;
 }
 
-static inline uint64_t weir__load_le32(const uint8_t *p) {
+static inline WEIR__ALWAYS_INLINE uint64_t weir__load_le32(const uint8_t *p) {
     uint32_t w;
     memcpy(&w, p, sizeof w);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -62,14 +70,15 @@ static inline uint64_t weir__load_le32(const uint8_t *p) {
 /* The last 1..7 bytes as one zero-padded little-endian word, without a loop: 4..7 bytes are
  * two 4-byte loads that overlap (the bytes they share are the same, so OR-ing is harmless);
  * 1..3 bytes are the first, middle and last byte, which cover every position. */
-static inline uint64_t weir__load_tail(const uint8_t *p, size_t n) {
+static inline WEIR__ALWAYS_INLINE uint64_t weir__load_tail(const uint8_t *p, size_t n) {
     if (n >= 4) return weir__load_le32(p) | weir__load_le32(p + n - 4) << (8 * (n - 4));
     return (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
            (uint64_t)p[n - 1] << (8 * (n - 1));
 }
 
 /* The length, then the bytes as little-endian words, the last one zero-padded. */
-static inline uint64_t weir__hash_bytes(uint64_t h, const uint8_t *p, size_t n) {
+static inline WEIR__ALWAYS_INLINE uint64_t weir__hash_bytes(uint64_t h, const uint8_t *p,
+                                                            size_t n) {
     h = weir__hash_mix(h, (uint64_t)n);
     for (; n >= 8; p += 8, n -= 8) h = weir__hash_mix(h, weir__load_le64(p));
     if (n) h = weir__hash_mix(h, weir__load_tail(p, n));
@@ -81,9 +90,11 @@ static inline uint64_t weir__hash_bytes(uint64_t h, const uint8_t *p, size_t n) 
  * and its bytes. The lengths make the sequence unambiguous. Inline, so a caller with
  * constant fields (a draw's kind and label, a delivery's empty note) pays only for the
  * words themselves. */
-static inline uint64_t weir__hash_record(uint64_t h, uint64_t kind, int64_t dt, uint64_t conn,
-                                         int dir, int64_t a, int64_t b, const char *note,
-                                         size_t note_len, const uint8_t *data, size_t len) {
+static inline WEIR__ALWAYS_INLINE uint64_t weir__hash_record(uint64_t h, uint64_t kind, int64_t dt,
+                                                             uint64_t conn, int dir, int64_t a,
+                                                             int64_t b, const char *note,
+                                                             size_t note_len, const uint8_t *data,
+                                                             size_t len) {
     h = weir__hash_mix(h, kind);
     h = weir__hash_mix(h, (uint64_t)dt);
     h = weir__hash_mix(h, conn);

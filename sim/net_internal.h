@@ -326,10 +326,24 @@ struct weir__simnet {
 static inline weir_loop *weir__net_loop(simnet *net) { return net->s->loop; }
 static inline int64_t weir__net_now(simnet *net) { return net->s->now; }
 
-/* Record an event of c in the trace. Inline: a delivery records one per segment. */
+/* Record an event of c in the trace. */
 static inline void weir__conn_record(sim_conn *c, weir__trace_kind kind, int dir, int64_t a,
                                      int64_t b, const uint8_t *data, size_t len, const char *note) {
-    weir__sim_record_inline(c->net->s, kind, c->id, dir, a, b, note, note ? strlen(note) : 0, data,
+    weir__trace_rec r = {.kind = kind,
+                         .conn = c->id,
+                         .dir = dir,
+                         .a = a,
+                         .b = b,
+                         .data = data,
+                         .len = len,
+                         .note = note};
+    weir__sim_record(c->net->s, &r);
+}
+
+/* The delivery of a data segment: recorded for every segment, so hashed inline. */
+static inline WEIR__ALWAYS_INLINE void weir__conn_record_delivery(sim_conn *c, int dir,
+                                                                  const uint8_t *data, size_t len) {
+    weir__sim_record_inline(c->net->s, WEIR__TR_DELIVER, c->id, dir, (int64_t)len, 0, NULL, 0, data,
                             len);
 }
 

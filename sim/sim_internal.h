@@ -93,9 +93,11 @@ void weir__sim_record(weir_sim *s, const weir__trace_rec *r);
  * inline: the same words are hashed (sim/hash.h), without the call or the record struct, so
  * fields the caller passes as constants fold away. With text kept it takes the ordinary
  * way, which formats the line. note_len is strlen(note) (0 for NULL). */
-static inline void weir__sim_record_inline(weir_sim *s, weir__trace_kind kind, uint64_t conn,
-                                           int dir, int64_t a, int64_t b, const char *note,
-                                           size_t note_len, const uint8_t *data, size_t len) {
+static inline WEIR__ALWAYS_INLINE void weir__sim_record_inline(weir_sim *s, weir__trace_kind kind,
+                                                               uint64_t conn, int dir, int64_t a,
+                                                               int64_t b, const char *note,
+                                                               size_t note_len, const uint8_t *data,
+                                                               size_t len) {
     if (s->keep) {
         weir__trace_rec r = {.kind = kind,
                              .conn = conn,
@@ -120,8 +122,9 @@ static inline void weir__sim_record_inline(weir_sim *s, weir__trace_kind kind, u
 /* weir__sim_range_len for the draws made for every segment, inline with a literal label:
  * weir__sim_range_lit(s, "jitter", r). A seeded draw is taken and recorded here, exactly as
  * sim/decide.c would; a draw from bytes (and a 2^64-wide range) goes there. */
-static inline int64_t weir__sim_range_inline(weir_sim *s, const char *what, size_t what_len,
-                                             weir_sim_range r) {
+static inline WEIR__ALWAYS_INLINE int64_t weir__sim_range_inline(weir_sim *s, const char *what,
+                                                                 size_t what_len,
+                                                                 weir_sim_range r) {
     if (r.hi <= r.lo) return r.lo;
     uint64_t n = (uint64_t)r.hi - (uint64_t)r.lo + 1;
     if (s->from_bytes || n == 0) return weir__sim_range_len(s, what, what_len, r);
