@@ -276,6 +276,14 @@ static void test_net_echo(void) {
         "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
         "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy... (1000 bytes) in 0 (at 0)\n",
         false, "long payloads are cut short in the diagnostics");
+    check_net(NET2 "link client <-> server latency=10ms\nserver server:7 echo\n"
+                   "peer c on client connect server:7\nc: send \"ab\" * 1000\n"
+                   "c: expect \"ab\" * 1000 after 50ms\n",
+              0, 0, 1, 0,
+              "# t.scn:8: c: expect \"ab\" * 1000\n"
+              "#   expected: \"ab\" * 1000 after 50ms\n"
+              "#        got: \"ab\" * 1000 in 20ms (at 20ms)\n",
+              false, "a repeated expect that is too early got all its bytes, shown as written");
     check_net(NET2 "server server:7 echo\npeer c on client connect server:7\nc: send \"x\"\n"
                    "c: readline => TimeoutError within 100ms\n",
               0, 0, 1, 1, "", false, "=> TimeoutError within D: nothing completes the step");
@@ -317,6 +325,14 @@ static void test_net_programs(void) {
               "# t.scn:5: run line_client on client connect=server:7 lines=3\n"
               "#   expected: ok received=2\n#        got: ok received=3 in 0 (at 0)\n",
               false, "a number that differs");
+    check_net(NET2 "server server:7 line_echo\n"
+                   "run line_client on client connect=server:7 lines=3 => WEIR_EMISMATCH "
+                   "sent=3 received=3\n",
+              0, 0, 1, 0,
+              "# t.scn:5: run line_client on client connect=server:7 lines=3\n"
+              "#   expected: WEIR_EMISMATCH sent=3 received=3\n"
+              "#        got: ok sent=3 received=3 in 0 (at 0)\n",
+              false, "a result that differs: the numbers are part of what was expected");
     check_net(NET2 "server server:7 nope\n", 0, 0, 1, 0,
               "# t.scn:4: server server:7 nope\n"
               "#   unknown handler 'nope' (register it with weir_handler_register)\n",
