@@ -289,6 +289,30 @@ static void test_net_echo(void) {
               0, 0, 1, 1, "", false, "=> TimeoutError within D: nothing completes the step");
 }
 
+/* A peer's view of its own reader: what has arrived unread, and the end of the stream. */
+static void test_net_reader_state(void) {
+#define STATE                                                                                      \
+    NET2 "link client <-> server latency=5ms\nserver server:7 echo\n"                              \
+         "peer c on client connect server:7\nc: send \"abc\"\nc: eof\n"
+    check_net(STATE "c: buffered => 0\nc: at_eof => false\nc: sleep 10ms\n"
+                    "c: buffered => 3\nc: at_eof => false\nc: read 1 => \"a\"\n"
+                    "c: buffered => 2\nc: read 2 => \"bc\"\nc: at_eof => true\n",
+              0, 0, 1, 1, "", false, "buffered and at_eof follow what arrived and what was read");
+    check_net(STATE "c: sleep 10ms\nc: buffered => 2\n", 0, 0, 1, 0,
+              "# t.scn:10: c: buffered\n#   expected: 2\n#        got: 3 in 0 (at 10ms)\n", false,
+              "a wrong buffered count");
+    check_net(STATE "c: sleep 10ms\nc: at_eof => true\n", 0, 0, 1, 0,
+              "# t.scn:10: c: at_eof\n#   expected: true\n#        got: false in 0 (at 10ms)\n",
+              false, "at_eof is false while the bytes before the end are unread");
+    check_net(STATE "c: buffered at 10ms => 3 within 1ms\n", 0, WEIR_SCENARIO_VERBOSE, 1, 1,
+              "#   6: peer c on client connect server:7  # done at 0\n"
+              "#   7: c: send \"abc\"  # done at 0\n"
+              "#   8: c: eof  # done at 0\n"
+              "#   9: c: buffered at 10ms => 3 within 1ms  # done at 10ms\n",
+              false, "--verbose shows what they saw");
+#undef STATE
+}
+
 static void test_net_faults(void) {
     check_net(NET2 "fault refuse client -> server\nserver server:7 echo\n"
                    "peer c on client connect server:7\nc: connect => ConnectionRefusedError\n",
@@ -544,6 +568,7 @@ static void test_net_random_runs(void) {
 
 int main(void) {
     test_net_echo();
+    test_net_reader_state();
     test_net_faults();
     test_net_programs();
     test_net_own_programs();
