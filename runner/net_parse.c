@@ -517,7 +517,14 @@ static const struct {
     {"readline", WEIR__STEP_READLINE},   {"readexactly", WEIR__STEP_READEXACTLY},
     {"readuntil", WEIR__STEP_READUNTIL}, {"eof", WEIR__STEP_EOF},
     {"close", WEIR__STEP_CLOSE},         {"abort", WEIR__STEP_ABORT},
+    {"at_eof", WEIR__STEP_AT_EOF},       {"buffered", WEIR__STEP_BUFFERED},
 };
+
+/* The reader's getters a peer has; they say what they see only after `=>`, as in reader
+ * scenarios. */
+static bool is_getter(weir__step_kind k) {
+    return k == WEIR__STEP_AT_EOF || k == WEIR__STEP_BUFFERED;
+}
 
 /* BYTES [* N] */
 static int payload(weir__cursor *c, weir__step *s) {
@@ -696,7 +703,8 @@ static int peer_step(weir__parser *p, weir__cursor *head, weir__token *kw, weir_
     if (k == sizeof actions / sizeof actions[0])
         return weir__cerr(head, t,
                           "unknown peer step %s (connect, accept, send, write, drain, sleep, "
-                          "expect, read, readline, readexactly, readuntil, eof, close, abort)",
+                          "expect, read, readline, readexactly, readuntil, eof, close, abort, "
+                          "at_eof, buffered)",
                           weir__quoted(p, t->val));
     s->kind = actions[k].kind;
     if ((rc = peer_arguments(head, s, peer, t)) != 0) return rc;
@@ -704,6 +712,8 @@ static int peer_step(weir__parser *p, weir__cursor *head, weir__token *kw, weir_
     size_t text_end = head->pos;
     if (arrow == NULL) {
         if ((rc = time_clauses(head, s)) != 0) return rc;
+        if (is_getter(s->kind))
+            return weir__cerr(head, NULL, "`%s` needs `=> ...`", weir__step_keyword(s->kind));
     } else {
         if ((rc = weir__end(head)) != 0) return rc;
         if (!takes_result(s->kind))
@@ -712,7 +722,9 @@ static int peer_step(weir__parser *p, weir__cursor *head, weir__token *kw, weir_
         weir__cursor res = {p, arrow + 1, (size_t)(p->lx.toks + p->lx.ntoks - arrow - 1), 0,
                             p->lx.eol};
         if (res.n == 0) return weir__cerr(&res, NULL, "missing result after =>");
-        if ((rc = weir__result(&res, &s->expect, true)) != 0) return rc;
+        rc = is_getter(s->kind) ? weir__getter_result(&res, s->kind, &s->expect)
+                                : weir__result(&res, &s->expect, true);
+        if (rc != 0) return rc;
         if ((rc = time_clauses(&res, s)) != 0) return rc;
     }
     if ((rc = canonical(p, head->toks, 0, text_end, &s->text)) != 0) return rc;
@@ -729,12 +741,19 @@ int weir__parse_net_line(weir__parser *p, weir__cursor *head, weir__token *kw, w
     s.line = p->lineno;
     s.peer = -1;
     if (!weir__net_keyword(kw)) {
-        for (int k = WEIR__STEP_READER; k <= WEIR__STEP_AWAIT; k++)
-            if (weir__word_is(kw, weir__step_keyword((weir__step_kind)k)))
+        for (int k = WEIR__STEP_READER; k <= WEIR__STEP_AWAIT; k++) {
+            const char *word = weir__step_keyword((weir__step_kind)k);
+            if (!weir__word_is(kw, word)) continue;
+            if (is_getter((weir__step_kind)k))
                 return weir__cerr(head, kw,
-                                  "`%s` is a reader step; in a network scenario a peer reads "
-                                  "(NAME: readline)",
-                                  weir__step_keyword((weir__step_kind)k));
+                                  "`%s` is a reader step; in a network scenario it is a peer's "
+                                  "step (NAME: %s)",
+                                  word, word);
+            return weir__cerr(head, kw,
+                              "`%s` is a reader step; in a network scenario a peer reads "
+                              "(NAME: readline)",
+                              word);
+        }
         return weir__cerr(head, kw, "unknown step %s", weir__quoted(p, kw->val));
     }
     /* Outside a network scenario "NAME:" is no step at all, as before networks existed. */

@@ -132,6 +132,13 @@ static void perform(weir__actor *a, const weir__step *s, weir__outcome *got, cha
         case WEIR__STEP_READUNTIL:
             do_read(a, s, got, copy);
             return;
+        case WEIR__STEP_AT_EOF:
+            got->kind = weir_reader_at_eof(a->r) ? WEIR__OUT_TRUE : WEIR__OUT_FALSE;
+            return;
+        case WEIR__STEP_BUFFERED:
+            got->kind = WEIR__OUT_COUNT;
+            got->num = (int64_t)weir_reader_buffered(a->r);
+            return;
         case WEIR__STEP_EOF:
             rc = weir_write_eof(a->w);
             break;

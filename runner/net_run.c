@@ -115,8 +115,6 @@ void weir__net_fail(weir__netrun *R, const weir__step *s, const char *fmt, ...) 
  * the diagnostics twice over): at most MAX_SHOWN bytes of its text, then its size. */
 #define MAX_SHOWN 200
 
-static int fmt_short(weir__buf *b, const weir__outcome *o);
-
 static int fmt_short(weir__buf *b, const weir__outcome *o) {
     weir__buf t = {0};
     int rc = weir__fmt_outcome(&t, o);
@@ -133,6 +131,15 @@ static int fmt_payload(weir__buf *b, const weir__step *s) {
     weir__outcome one = s->expect;
     int rc = fmt_short(b, &one);
     return rc ? rc : weir__buf_printf(b, " * %" PRIu64, s->repeat);
+}
+
+/* What step s got. A repeated `expect` that read all its bytes reports them as the step's
+ * expectation, one copy of the string (net_peer.c), so they are shown as the step wrote
+ * them: not one copy, and not thousands of bytes. */
+static int fmt_got(weir__buf *b, const weir__step *s, const weir__outcome *got) {
+    if (s->kind == WEIR__STEP_EXPECT && s->repeat > 1 && weir__outcome_eq(&s->expect, got))
+        return fmt_payload(b, s);
+    return fmt_short(b, got);
 }
 
 /* "=> RESULT KEY=N ... within D after D" as the step would be written to pass with `got`;
@@ -170,13 +177,14 @@ bool weir__net_check(weir__actor *a, const weir__step *s, const weir__outcome *g
     /* The client's numbers: each KEY=N must be what it reported ("status=200 ..."). */
     const char *extra_want = NULL;
     weir__buf *t = &R->scratch;
-    if (match && s->nchecks > 0) {
+    if (s->nchecks > 0) {
+        /* Built even when the result differs: a failure shows the whole expectation. */
         weir__buf_reset(t);
         for (size_t i = 0; i < s->nchecks; i++)
             weir__buf_printf(t, "%s%s=%s", i ? " " : "", (const char *)s->checks[i].key.data,
                              (const char *)s->checks[i].value.data);
-        match = extra_got != NULL && t->data != NULL && strcmp(t->data, extra_got) == 0;
         extra_want = t->data;
+        if (match) match = extra_got != NULL && t->data != NULL && strcmp(t->data, extra_got) == 0;
     }
     bool early = s->has_after && elapsed < s->after;
     bool late = s->has_within && elapsed > s->within;
@@ -214,7 +222,7 @@ bool weir__net_check(weir__actor *a, const weir__step *s, const weir__outcome *g
     if (rc == 0 && extra_want != NULL) rc = weir__buf_printf(d, " %s", extra_want);
     if (rc == 0) rc = time_clauses(d, s);
     if (rc == 0) rc = weir__buf_printf(d, "\n#        got: ");
-    if (rc == 0) rc = fmt_short(d, got);
+    if (rc == 0) rc = fmt_got(d, s, got);
     if (rc == 0 && extra_want != NULL && extra_got != NULL && *extra_got)
         rc = weir__buf_printf(d, " %s", extra_got);
     if (rc == 0) rc = weir__buf_printf(d, " in ");

@@ -128,24 +128,11 @@ int weir__result(weir__cursor *c, weir__outcome *o, bool net) {
     return 0;
 }
 
-/* The expectation after `=>` of a step of kind k; c holds the tokens after the arrow. */
-static int expectation(weir__cursor *c, weir__step_kind k, weir__outcome *o) {
+int weir__getter_result(weir__cursor *c, weir__step_kind k, weir__outcome *o) {
     weir__token *first = weir__peek(c), *t = NULL;
     int rc;
     if (first == NULL) return weir__cerr(c, NULL, "missing result after =>");
     switch (k) {
-        case WEIR__STEP_READER:
-            if ((rc = weir__word(c, "ValueError", &t)) != 0) return rc;
-            if (!weir__word_is(t, "ValueError"))
-                return weir__cerr(c, first, "`reader` can only expect ValueError");
-            o->kind = WEIR__OUT_VALUE_ERROR;
-            break;
-        case WEIR__STEP_FEED:
-            if ((rc = weir__word(c, "AssertionError", &t)) != 0) return rc;
-            if (!weir__word_is(t, "AssertionError"))
-                return weir__cerr(c, first, "`feed` can only expect AssertionError");
-            o->kind = WEIR__OUT_ASSERTION_ERROR;
-            break;
         case WEIR__STEP_AT_EOF:
         case WEIR__STEP_PAUSED:
             if ((rc = weir__word(c, "true or false", &t)) != 0) return rc;
@@ -171,6 +158,36 @@ static int expectation(weir__cursor *c, weir__step_kind k, weir__outcome *o) {
             } else {
                 return weir__cerr(c, t, "expected none or error \"...\"");
             }
+            break;
+        default:
+            return weir__cerr(c, first, "`%s` is not a getter", weir__step_keyword(k));
+    }
+    return 0;
+}
+
+/* The expectation after `=>` of a step of kind k; c holds the tokens after the arrow. */
+static int expectation(weir__cursor *c, weir__step_kind k, weir__outcome *o) {
+    weir__token *first = weir__peek(c), *t = NULL;
+    int rc;
+    if (first == NULL) return weir__cerr(c, NULL, "missing result after =>");
+    switch (k) {
+        case WEIR__STEP_READER:
+            if ((rc = weir__word(c, "ValueError", &t)) != 0) return rc;
+            if (!weir__word_is(t, "ValueError"))
+                return weir__cerr(c, first, "`reader` can only expect ValueError");
+            o->kind = WEIR__OUT_VALUE_ERROR;
+            break;
+        case WEIR__STEP_FEED:
+            if ((rc = weir__word(c, "AssertionError", &t)) != 0) return rc;
+            if (!weir__word_is(t, "AssertionError"))
+                return weir__cerr(c, first, "`feed` can only expect AssertionError");
+            o->kind = WEIR__OUT_ASSERTION_ERROR;
+            break;
+        case WEIR__STEP_AT_EOF:
+        case WEIR__STEP_PAUSED:
+        case WEIR__STEP_BUFFERED:
+        case WEIR__STEP_EXCEPTION:
+            if ((rc = weir__getter_result(c, k, o)) != 0) return rc;
             break;
         default:
             if ((rc = weir__result(c, o, false)) != 0) return rc;

@@ -54,6 +54,10 @@ int weir__keep(weir__parser *p, weir_bytes v, weir_bytes *out);
 /* RESULT after `=>`; `net` admits the network results (ConnectionResetError, ...) and
  * rejects `pending`, which a network step cannot produce. */
 int weir__result(weir__cursor *c, weir__outcome *o, bool net);
+/* The result after `=>` of a getter of the reader, k: at_eof or paused (true|false),
+ * buffered (N) or exception (none|error BYTES). Reader scenarios have them all, peers
+ * at_eof and buffered. */
+int weir__getter_result(weir__cursor *c, weir__step_kind k, weir__outcome *o);
 /* The arguments of a read step (read N, readexactly N, readuntil SEPS, readline). */
 int weir__read_arguments(weir__cursor *c, weir__step *s);
 

@@ -78,7 +78,7 @@ typedef enum weir__step_kind {
     WEIR__STEP_PEER,
     WEIR__STEP_RUN,
     /* a peer's actions ("NAME: ..."); a peer also has read, readline, readexactly,
-     * readuntil, and eof (write_eof) */
+     * readuntil, eof (write_eof), at_eof and buffered */
     WEIR__STEP_CONNECT,
     WEIR__STEP_ACCEPT,
     WEIR__STEP_SEND,

@@ -30,14 +30,19 @@ typedef struct weir_task_opts {
 
 /* Create a task that will run fn(arg) on `loop` (it starts when the loop runs it, in FIFO
  * order). opts may be NULL. *out receives a handle the caller must later pass to
- * weir_join() or weir_task_detach(). WEIR_EINVAL, WEIR_ENOMEM or 0. */
+ * weir_join() or weir_task_detach(); on failure it is set to NULL. 0; WEIR_EINVAL (a NULL
+ * loop, fn or out, or a stack size over 1 TiB); WEIR_ESTATE (the loop is being freed: a task
+ * unwinding inside weir_loop_free cannot start another); WEIR_ENOMEM. */
 int weir_spawn(weir_loop *loop, weir_task_fn fn, void *arg, const weir_task_opts *opts,
                weir_task **out);
 
 /* Wait for t to finish, store its return value in *result (may be NULL) and free t.
  * Inside a task this blocks (and may fail with WEIR_ECANCELED/WEIR_ETIMEDOUT, leaving t
  * alive and still to be joined). Outside any task it only succeeds when t has finished;
- * otherwise it returns WEIR_EAGAIN and t is left alone. */
+ * otherwise it returns WEIR_EAGAIN and t is left alone. Other errors, each leaving t alone:
+ * WEIR_EINVAL (t is NULL, or, inside a task, t was detached and still runs: it is nobody's
+ * to join, and once it finishes it is freed, so its handle must not be used at all),
+ * WEIR_EBUSY (another task already waits to join t), WEIR_EDEADLOCK (t is the caller). */
 int weir_join(weir_task *t, int *result);
 
 /* Free t automatically when it finishes (now, if it already has). */

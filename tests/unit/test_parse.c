@@ -505,7 +505,9 @@ static void test_net_every_line(void) {
         "run line_client on client connect=[fd00::1]:7 lines=\"a\\nb\" => ok sent=2 "
         "received=2 after 1ms\n"
         "run http_get on client connect=10.0.0.1:7 at 3ms => WEIR_EMALFORMED\n"
-        "c: readline => TimeoutError within 100ms\n";
+        "c: readline => TimeoutError within 100ms\n"
+        "c: buffered => 3\n"
+        "s: at_eof at 2ms => true within 1ms\n";
     weir_scenario_file *f = NULL;
     weir_scenario_error err;
     int rc = PARSE(text, &f, &err);
@@ -547,7 +549,9 @@ static void test_net_every_line(void) {
             "27: s: abort\n"
             "28: run line_client on client connect=[fd00::1]:7 lines=\"a\\nb\" => ok\n"
             "29: run http_get on client connect=10.0.0.1:7 at 3ms => WEIR_EMALFORMED\n"
-            "30: c: readline => TimeoutError\n",
+            "30: c: readline => TimeoutError\n"
+            "31: c: buffered => 3\n"
+            "32: s: at_eof at 2ms => true\n",
             "each line in canonical form (single spaces, strings re-escaped)");
     free(got);
     const weir__scenario *sc = &f->scenarios[0];
@@ -575,6 +579,13 @@ static void test_net_every_line(void) {
            memcmp(run->decl->args[1].value.data, "a\nb", 3) == 0,
        "run: target from connect=, arguments, result checks");
     ok(sc->steps[25].peer == 1, "steps know their peer");
+    const weir__step *buf = &sc->steps[29], *at_eof = &sc->steps[30];
+    ok(buf->kind == WEIR__STEP_BUFFERED && buf->peer == 0 && buf->expect.kind == WEIR__OUT_COUNT &&
+           buf->expect.num == 3,
+       "a peer's buffered => N");
+    ok(at_eof->kind == WEIR__STEP_AT_EOF && at_eof->peer == 1 &&
+           at_eof->expect.kind == WEIR__OUT_TRUE && at_eof->has_at && at_eof->has_within,
+       "a peer's at_eof => true|false, with time clauses like any peer step");
     weir_scenario_file_free(f);
 
     /* The reader grammar is untouched: network words mean nothing in a reader scenario. */

@@ -276,9 +276,41 @@ static void test_net_echo(void) {
         "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
         "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy... (1000 bytes) in 0 (at 0)\n",
         false, "long payloads are cut short in the diagnostics");
+    check_net(NET2 "link client <-> server latency=10ms\nserver server:7 echo\n"
+                   "peer c on client connect server:7\nc: send \"ab\" * 1000\n"
+                   "c: expect \"ab\" * 1000 after 50ms\n",
+              0, 0, 1, 0,
+              "# t.scn:8: c: expect \"ab\" * 1000\n"
+              "#   expected: \"ab\" * 1000 after 50ms\n"
+              "#        got: \"ab\" * 1000 in 20ms (at 20ms)\n",
+              false, "a repeated expect that is too early got all its bytes, shown as written");
     check_net(NET2 "server server:7 echo\npeer c on client connect server:7\nc: send \"x\"\n"
                    "c: readline => TimeoutError within 100ms\n",
               0, 0, 1, 1, "", false, "=> TimeoutError within D: nothing completes the step");
+}
+
+/* A peer's view of its own reader: what has arrived unread, and the end of the stream. */
+static void test_net_reader_state(void) {
+#define STATE                                                                                      \
+    NET2 "link client <-> server latency=5ms\nserver server:7 echo\n"                              \
+         "peer c on client connect server:7\nc: send \"abc\"\nc: eof\n"
+    check_net(STATE "c: buffered => 0\nc: at_eof => false\nc: sleep 10ms\n"
+                    "c: buffered => 3\nc: at_eof => false\nc: read 1 => \"a\"\n"
+                    "c: buffered => 2\nc: read 2 => \"bc\"\nc: at_eof => true\n",
+              0, 0, 1, 1, "", false, "buffered and at_eof follow what arrived and what was read");
+    check_net(STATE "c: sleep 10ms\nc: buffered => 2\n", 0, 0, 1, 0,
+              "# t.scn:10: c: buffered\n#   expected: 2\n#        got: 3 in 0 (at 10ms)\n", false,
+              "a wrong buffered count");
+    check_net(STATE "c: sleep 10ms\nc: at_eof => true\n", 0, 0, 1, 0,
+              "# t.scn:10: c: at_eof\n#   expected: true\n#        got: false in 0 (at 10ms)\n",
+              false, "at_eof is false while the bytes before the end are unread");
+    check_net(STATE "c: buffered at 10ms => 3 within 1ms\n", 0, WEIR_SCENARIO_VERBOSE, 1, 1,
+              "#   6: peer c on client connect server:7  # done at 0\n"
+              "#   7: c: send \"abc\"  # done at 0\n"
+              "#   8: c: eof  # done at 0\n"
+              "#   9: c: buffered at 10ms => 3 within 1ms  # done at 10ms\n",
+              false, "--verbose shows what they saw");
+#undef STATE
 }
 
 static void test_net_faults(void) {
@@ -317,6 +349,14 @@ static void test_net_programs(void) {
               "# t.scn:5: run line_client on client connect=server:7 lines=3\n"
               "#   expected: ok received=2\n#        got: ok received=3 in 0 (at 0)\n",
               false, "a number that differs");
+    check_net(NET2 "server server:7 line_echo\n"
+                   "run line_client on client connect=server:7 lines=3 => WEIR_EMISMATCH "
+                   "sent=3 received=3\n",
+              0, 0, 1, 0,
+              "# t.scn:5: run line_client on client connect=server:7 lines=3\n"
+              "#   expected: WEIR_EMISMATCH sent=3 received=3\n"
+              "#        got: ok sent=3 received=3 in 0 (at 0)\n",
+              false, "a result that differs: the numbers are part of what was expected");
     check_net(NET2 "server server:7 nope\n", 0, 0, 1, 0,
               "# t.scn:4: server server:7 nope\n"
               "#   unknown handler 'nope' (register it with weir_handler_register)\n",
@@ -528,6 +568,7 @@ static void test_net_random_runs(void) {
 
 int main(void) {
     test_net_echo();
+    test_net_reader_state();
     test_net_faults();
     test_net_programs();
     test_net_own_programs();

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sock_util.h"
 #include "tap.h"
 #include "weir/poll.h"
 #include "weir/weir.h"
@@ -19,62 +20,8 @@
 
 static char tmpdir[64];
 
-static weir_loop *new_loop(void) {
-    weir_loop *loop = NULL;
-    if (weir_loop_new_poll(&loop) != 0) {
-        printf("Bail out! weir_loop_new_poll failed\n");
-        exit(1);
-    }
-    return loop;
-}
-
-typedef struct job {
-    weir_task_fn fn;
-    void *arg;
-    int rc;
-    bool done;
-} job;
-
-static int job_main(void *arg) {
-    job *j = arg;
-    j->rc = j->fn(j->arg);
-    j->done = true;
-    weir_loop_stop(weir_current_loop());
-    return 0;
-}
-
-/* Run fn(arg) in a task on a fresh poll loop, at most LIMIT. Returns fn's result, or
- * WEIR_ETIMEDOUT when it did not finish in time. */
-static int run(weir_task_fn fn, void *arg) {
-    weir_loop *loop = new_loop();
-    job j = {.fn = fn, .arg = arg};
-    weir_task *t;
-    weir_spawn(loop, job_main, &j, NULL, &t);
-    weir_task_detach(t);
-    int rc = weir_loop_run_until(loop, weir_loop_now(loop) + LIMIT);
-    if (rc) printf("# loop: %s\n", weir_errname(rc));
-    weir_loop_free(loop);
-    return j.done ? j.rc : WEIR_ETIMEDOUT;
-}
-
-/* Spawn fn(arg) on the running task's loop. */
-static weir_task *spawn(weir_task_fn fn, void *arg) {
-    weir_task *t = NULL;
-    weir_spawn(weir_current_loop(), fn, arg, NULL, &t);
-    return t;
-}
-
-static int join(weir_task *t) {
-    int rc = WEIR_EINVAL;
-    if (t) weir_join(t, &rc);
-    return rc;
-}
-
-static void stop_server(weir_server *s) {
-    weir_server_close(s);
-    (void)weir_server_wait_closed(s);
-    weir_server_free(s);
-}
+/* Run fn(arg) in a task on a fresh poll loop, at most LIMIT; WEIR_ETIMEDOUT if unfinished. */
+static int run(weir_task_fn fn, void *arg) { return run_limited(fn, arg, LIMIT); }
 
 /* --- echo with the bundled handlers ------------------------------------------------- */
 
@@ -289,11 +236,9 @@ static int half_server_eof_body(void *arg) {
     (void)arg;
     half h = {0};
     weir_server *s;
-    int rc = weir_start_server(NULL, greet_then_eof, &h, "127.0.0.1", 0, NULL, &s);
-    if (rc) return rc;
     weir_reader *r;
     weir_writer *w;
-    rc = weir_open_connection("127.0.0.1", weir_server_port(s), NULL, &r, &w);
+    int rc = serve_and_connect(greet_then_eof, &h, &s, &r, &w);
     if (rc) return rc;
     weir_bytes line;
     rc = weir_readline(r, &line);
@@ -346,11 +291,9 @@ static int bulk_server(weir_reader *r, weir_writer *w, void *arg) {
 static int bulk_body(void *arg) {
     (void)arg;
     weir_server *s;
-    int rc = weir_start_server(NULL, bulk_server, NULL, "127.0.0.1", 0, NULL, &s);
-    if (rc) return rc;
     weir_reader *r;
     weir_writer *w;
-    rc = weir_open_connection("127.0.0.1", weir_server_port(s), NULL, &r, &w);
+    int rc = serve_and_connect(bulk_server, NULL, &s, &r, &w);
     if (rc) return rc;
     uint8_t *chunk = malloc(100000);
     size_t sent = 0, max_queued = 0;
@@ -516,12 +459,7 @@ static void test_socketpair(void) {
     is_int(weir_open_connection_fd(loop, sv[0], NULL, &c.r, &c.w), 0,
            "open_connection_fd outside a task, with the loop given");
     ok(fcntl(sv[0], F_GETFL) & O_NONBLOCK, "the adopted socket is non-blocking");
-    job j = {.fn = wait_for_data_body, .arg = &c};
-    weir_task *t;
-    weir_spawn(loop, job_main, &j, NULL, &t);
-    weir_task_detach(t);
-    weir_loop_run_until(loop, weir_loop_now(loop) + LIMIT);
-    ok(j.done && j.rc == 0, "wait for data on an open socket");
+    ok(run_on(loop, wait_for_data_body, &c, LIMIT) == 0, "wait for data on an open socket");
     weir_writer_free(c.w);
     ok(fcntl(sv[0], F_GETFD) < 0 && errno == EBADF, "freeing the writer closed the socket");
     weir_loop_free(loop);
@@ -532,11 +470,7 @@ static void test_socketpair(void) {
     int rc0 = weir_open_connection_fd(loop, sv[0], NULL, &both[0].r, &both[0].w);
     int rc1 = weir_open_connection_fd(loop, sv[1], NULL, &both[1].r, &both[1].w);
     ok(rc0 == 0 && rc1 == 0, "both ends adopted");
-    j = (job){.fn = pair_both_body, .arg = both};
-    weir_spawn(loop, job_main, &j, NULL, &t);
-    weir_task_detach(t);
-    weir_loop_run_until(loop, weir_loop_now(loop) + LIMIT);
-    ok(j.done && j.rc == 0, "socketpair echo run");
+    ok(run_on(loop, pair_both_body, both, LIMIT) == 0, "socketpair echo run");
     weir_writer_free(both[0].w);
     weir_writer_free(both[1].w);
     weir_loop_free(loop);
@@ -626,11 +560,7 @@ static void test_lifecycle(void) { is_int(run(lifecycle_body, NULL), 0, "server 
 
 int main(void) {
     alarm(120); /* a hang is a failure, not a stuck CI job */
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/weir-sock-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        printf("Bail out! mkdtemp: %s\n", strerror(errno));
-        return 1;
-    }
+    make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/weir-sock-XXXXXX");
     test_echo();
     test_ephemeral();
     test_many();

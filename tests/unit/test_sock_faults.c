@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "net/poll_internal.h"
+#include "sock_util.h"
 #include "tap.h"
 #include "weir/weir.h"
 
@@ -28,40 +29,8 @@ static char tmpdir[64];
 
 static void skip(const char *why) { printf("ok %d - # SKIP %s\n", ++tap_count, why); }
 
-typedef struct job {
-    weir_task_fn fn;
-    void *arg;
-    int rc;
-    bool done;
-} job;
-
-static int job_main(void *arg) {
-    job *j = arg;
-    j->rc = j->fn(j->arg);
-    j->done = true;
-    weir_loop_stop(weir_current_loop());
-    return 0;
-}
-
 /* Run fn(arg) in a task on a fresh poll loop, at most LIMIT; WEIR_ETIMEDOUT if unfinished. */
-static int run(weir_task_fn fn, void *arg) {
-    weir_loop *loop = NULL;
-    if (weir_loop_new_poll(&loop) != 0) return WEIR_ENOMEM;
-    job j = {.fn = fn, .arg = arg};
-    weir_task *t;
-    weir_spawn(loop, job_main, &j, NULL, &t);
-    weir_task_detach(t);
-    int rc = weir_loop_run_until(loop, weir_loop_now(loop) + LIMIT);
-    if (rc) printf("# loop: %s\n", weir_errname(rc));
-    weir_loop_free(loop);
-    return j.done ? j.rc : WEIR_ETIMEDOUT;
-}
-
-static void stop_server(weir_server *s) {
-    weir_server_close(s);
-    (void)weir_server_wait_closed(s);
-    weir_server_free(s);
-}
+static int run(weir_task_fn fn, void *arg) { return run_limited(fn, arg, LIMIT); }
 
 static int sock_fd(weir_writer *w) {
     weir_extra e;
@@ -72,12 +41,6 @@ static int sock_fd(weir_writer *w) {
 static void linger0(int fd) {
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-}
-
-static int join_rc(weir_task *t) {
-    int rc = WEIR_EINVAL;
-    weir_join(t, &rc);
-    return rc;
 }
 
 /* Sleep in small steps until *flag is set or about two seconds pass. */
@@ -107,11 +70,9 @@ static int client_resets_body(void *arg) {
     (void)arg;
     reset_case c = {0};
     weir_server *s;
-    int rc = weir_start_server(NULL, reset_reader, &c, "127.0.0.1", 0, NULL, &s);
-    if (rc) return rc;
     weir_reader *r;
     weir_writer *w;
-    rc = weir_open_connection("127.0.0.1", weir_server_port(s), NULL, &r, &w);
+    int rc = serve_and_connect(reset_reader, &c, &s, &r, &w);
     if (rc) return rc;
     weir_write(w, "hello\n", 6);
     weir_drain(w);
@@ -138,11 +99,9 @@ static int reset_writer(weir_reader *r, weir_writer *w, void *arg) {
 static int server_resets_body(void *arg) {
     (void)arg;
     weir_server *s;
-    int rc = weir_start_server(NULL, reset_writer, NULL, "127.0.0.1", 0, NULL, &s);
-    if (rc) return rc;
     weir_reader *r;
     weir_writer *w;
-    rc = weir_open_connection("127.0.0.1", weir_server_port(s), NULL, &r, &w);
+    int rc = serve_and_connect(reset_writer, NULL, &s, &r, &w);
     if (rc) return rc;
     /* Wait for the RST: the line the server sent may or may not be readable before it (the
      * kernel drops what was not read when the reset arrives), but then the reset shows. */
@@ -347,7 +306,7 @@ static int slow_pair_body(void *arg) {
        "drain blocked until the reader began reading (%lld ms)",
        (long long)((drained_at - t0) / WEIR_MS));
     weir_write_eof(w);
-    is_int(join_rc(t), 0, "the reader read to EOF");
+    is_int(join(t), 0, "the reader read to EOF");
     is_int(c.received, sent, "and got every byte");
     weir_writer_free(w);
     weir_writer_free(c.w);
@@ -370,11 +329,9 @@ static int slow_tcp_body(void *arg) {
     (void)arg;
     slow_case c = {0};
     weir_server *s;
-    int rc = weir_start_server(NULL, slow_server, &c, "127.0.0.1", 0, NULL, &s);
-    if (rc) return rc;
     weir_reader *r;
     weir_writer *w;
-    rc = weir_open_connection("127.0.0.1", weir_server_port(s), NULL, &r, &w);
+    int rc = serve_and_connect(slow_server, &c, &s, &r, &w);
     if (rc) return rc;
     size_t high, low;
     weir_writer_get_limits(w, &high, &low);
@@ -495,11 +452,9 @@ static int closer(weir_reader *r, weir_writer *w, void *arg) {
 static int write_after_close_body(void *arg) {
     (void)arg;
     weir_server *s;
-    int rc = weir_start_server(NULL, closer, NULL, "127.0.0.1", 0, NULL, &s);
-    if (rc) return rc;
     weir_reader *r;
     weir_writer *w;
-    rc = weir_open_connection("127.0.0.1", weir_server_port(s), NULL, &r, &w);
+    int rc = serve_and_connect(closer, NULL, &s, &r, &w);
     if (rc) return rc;
     weir_bytes b;
     rc = weir_read(r, 10, &b);
@@ -631,11 +586,7 @@ static void test_unix(void) { is_int(run(unix_body, NULL), 0, "Unix files run");
 int main(void) {
     signal(SIGPIPE, SIG_DFL);
     alarm(180);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/weir-faults-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        printf("Bail out! mkdtemp: %s\n", strerror(errno));
-        return 1;
-    }
+    make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/weir-faults-XXXXXX");
     test_reset();
     test_connect_failures();
     test_slow_reader();

@@ -794,6 +794,25 @@ static void test_double_join(void) {
     weir_loop_free(loop);
 }
 
+/* A detached task is nobody's to join: joining it while it still runs is refused at once
+ * (once it finishes it is freed, and its handle must not be used at all). */
+static void test_join_detached(void) {
+    weir_loop *loop = new_loop();
+    reset_order();
+    weir_task *t, *j;
+    weir_spawn(loop, target_fn, NULL, NULL, &t);
+    weir_task_detach(t);
+    weir_spawn(loop, join_it, t, NULL, &j);
+    is_int(weir_loop_run(loop), 0, "run");
+    is_int(join_rc, WEIR_EINVAL, "joining a detached task from a task: WEIR_EINVAL");
+    is_int(join_res, -1, "and no result");
+    is_int(join_time, 0, "at once, without waiting for it");
+    is_str(order, "target-start join-start join-end target-end",
+           "the detached task ran on to its end");
+    weir_join(j, NULL);
+    weir_loop_free(loop);
+}
+
 /* --- detach --------------------------------------------------------------------------- */
 
 static int detach_self(void *arg) {
@@ -974,6 +993,32 @@ static void test_loop_free_cancels(void) {
     ok(teardown_waiter.task == NULL, "the waiter nobody woke no longer names the freed task");
     weir_loop_free(NULL);
     ok(1, "weir_loop_free(NULL) is a no-op");
+}
+
+/* A task that answers weir_loop_free's cancellation by spawning another is refused: the
+ * loop is going away and would never run the new one. */
+static int teardown_sleep_rc, teardown_spawn_rc;
+static weir_task *teardown_spawned;
+
+static int spawn_at_teardown(void *arg) {
+    (void)arg;
+    teardown_sleep_rc = weir_sleep(WEIR_SEC);
+    teardown_spawned = (weir_task *)&teardown_spawned; /* must be cleared */
+    teardown_spawn_rc =
+        weir_spawn(weir_current_loop(), finished_unjoined, NULL, NULL, &teardown_spawned);
+    return 0;
+}
+
+static void test_spawn_during_teardown(void) {
+    weir_loop *loop = new_loop();
+    weir_task *t;
+    weir_spawn(loop, spawn_at_teardown, NULL, NULL, &t);
+    weir_task_detach(t);
+    is_int(weir_loop_run_until(loop, WEIR_MS), 0, "run until the task sleeps");
+    weir_loop_free(loop);
+    is_int(teardown_sleep_rc, WEIR_ECANCELED, "weir_loop_free cancelled its sleep");
+    is_int(teardown_spawn_rc, WEIR_ESTATE, "spawning during the loop's teardown: WEIR_ESTATE");
+    ok(teardown_spawned == NULL, "*out cleared");
 }
 
 /* --- deep recursion on a 1 MiB stack -------------------------------------------------- */
@@ -1216,9 +1261,11 @@ int main(void) {
     test_join_outside();
     test_join_self();
     test_double_join();
+    test_join_detached();
     test_detach();
     test_detached_stacks_released();
     test_loop_free_cancels();
+    test_spawn_during_teardown();
     test_deep_recursion();
     test_guard_page();
     test_many_tasks();
