@@ -75,7 +75,7 @@ $(BUILD)/libweir.so: $(LIB_OBJ)
 $(BUILD)/weir: $(TOOL_OBJ) $(BUILD)/libweir.a
 	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libweir.a $(LDFLAGS_ALL) $(LDLIBS_ALL)
 
-$(BUILD)/tests/%.t: tests/unit/%.c tests/unit/tap.h $(BUILD)/libweir.a
+$(BUILD)/tests/%.t: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libweir.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libweir.a $(LDFLAGS_ALL) $(LDLIBS_ALL)
 
