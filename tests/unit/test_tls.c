@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "tls_util.h"
 #include "weir/poll.h"
 #include "weir/tls.h"
 #include "weir/weir.h"
@@ -22,84 +23,15 @@
 #define MS WEIR_MS
 #define LIMIT (20 * WEIR_SEC) /* per test body */
 
-/* --- certificates ------------------------------------------------------------------- */
-
-static char certdir[64];
-
-static const char *cert(const char *name) {
-    static char bufs[8][128];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", certdir, name);
-    return b;
-}
-
-static int make_certs(void) {
-    if (system("command -v openssl >/dev/null 2>&1") != 0) {
-        printf("1..0 # SKIP openssl CLI missing\n");
-        return 1;
-    }
-    if (access("tests/certs.sh", X_OK) != 0) {
-        printf("1..0 # SKIP tests/certs.sh not found (run from the repository root)\n");
-        return 1;
-    }
-    snprintf(certdir, sizeof certdir, "/tmp/weir-tls-XXXXXX");
-    if (!mkdtemp(certdir)) {
-        printf("1..0 # SKIP cannot make a temporary directory\n");
-        return 1;
-    }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "tests/certs.sh %s", certdir);
-    if (system(cmd) != 0) {
-        printf("Bail out! tests/certs.sh failed\n");
-        exit(1);
-    }
-    return 0;
-}
-
-static void remove_certs(void) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", certdir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", certdir);
-}
-
 static weir_tls_ctx *server_ctx(void) {
     weir_tls_server_opts o = {.cert_file = cert("server-chain.pem"),
                               .key_file = cert("server.key")};
-    weir_tls_ctx *ctx = NULL;
-    if (weir_tls_server_ctx_new(&o, &ctx)) {
-        printf("Bail out! server ctx: %s\n", weir_tls_last_error());
-        exit(1);
-    }
-    return ctx;
+    return new_server_ctx(&o);
 }
 
 static weir_tls_ctx *client_ctx(void) {
     weir_tls_client_opts o = {.ca_file = cert("ca.pem")};
-    weir_tls_ctx *ctx = NULL;
-    if (weir_tls_client_ctx_new(&o, &ctx)) {
-        printf("Bail out! client ctx: %s\n", weir_tls_last_error());
-        exit(1);
-    }
-    return ctx;
-}
-
-/* s with its newlines written as \n, for test names (one of a few rotating buffers). */
-static const char *shown(const char *s) {
-    static char bufs[4][128];
-    static int next;
-    char *b = bufs[next++ % 4];
-    size_t j = 0;
-    for (; *s && j + 3 < sizeof bufs[0]; s++) {
-        if (*s == '\n') {
-            b[j++] = '\\';
-            b[j++] = 'n';
-        } else {
-            b[j++] = *s;
-        }
-    }
-    b[j] = '\0';
-    return b;
+    return new_client_ctx(&o);
 }
 
 /* --- loops, tasks, processes -------------------------------------------------------- */

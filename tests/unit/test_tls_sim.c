@@ -11,93 +11,24 @@
 #include <openssl/ssl.h>
 
 #include "tap.h"
+#include "tls_util.h"
 #include "weir/tls.h"
 #include "weir/weir.h"
 
 #define MS WEIR_MS
 #define SEC WEIR_SEC
 
-/* --- certificates ------------------------------------------------------------------- */
-
-static char certdir[64];
-
-static const char *cert(const char *name) {
-    static char bufs[8][128];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", certdir, name);
-    return b;
-}
-
-/* 0 when the certificates are there; otherwise the TAP skip line is printed. */
-static int make_certs(void) {
-    if (system("command -v openssl >/dev/null 2>&1") != 0) {
-        printf("1..0 # SKIP openssl CLI missing\n");
-        return 1;
-    }
-    if (access("tests/certs.sh", X_OK) != 0) {
-        printf("1..0 # SKIP tests/certs.sh not found (run from the repository root)\n");
-        return 1;
-    }
-    snprintf(certdir, sizeof certdir, "/tmp/weir-tls-XXXXXX");
-    if (!mkdtemp(certdir)) {
-        printf("1..0 # SKIP cannot make a temporary directory\n");
-        return 1;
-    }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "tests/certs.sh %s", certdir);
-    if (system(cmd) != 0) {
-        printf("Bail out! tests/certs.sh failed\n");
-        exit(1);
-    }
-    return 0;
-}
-
-static void remove_certs(void) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", certdir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", certdir);
-}
-
 static weir_tls_ctx *server_ctx(const char *name) {
     char c[64], k[64];
     snprintf(c, sizeof c, "%s.pem", name);
     snprintf(k, sizeof k, "%s.key", name);
     weir_tls_server_opts o = {.cert_file = cert(c), .key_file = cert(k)};
-    weir_tls_ctx *ctx = NULL;
-    if (weir_tls_server_ctx_new(&o, &ctx)) {
-        printf("# server ctx: %s\n", weir_tls_last_error());
-        abort();
-    }
-    return ctx;
+    return new_server_ctx(&o);
 }
 
 static weir_tls_ctx *client_ctx(const char *ca) {
     weir_tls_client_opts o = {.ca_file = cert(ca)};
-    weir_tls_ctx *ctx = NULL;
-    if (weir_tls_client_ctx_new(&o, &ctx)) {
-        printf("# client ctx: %s\n", weir_tls_last_error());
-        abort();
-    }
-    return ctx;
-}
-
-/* s with its newlines written as \n, for test names (one of a few rotating buffers). */
-static const char *shown(const char *s) {
-    static char bufs[4][128];
-    static int next;
-    char *b = bufs[next++ % 4];
-    size_t j = 0;
-    for (; *s && j + 3 < sizeof bufs[0]; s++) {
-        if (*s == '\n') {
-            b[j++] = '\\';
-            b[j++] = 'n';
-        } else {
-            b[j++] = *s;
-        }
-    }
-    b[j] = '\0';
-    return b;
+    return new_client_ctx(&o);
 }
 
 /* --- the simulated network ---------------------------------------------------------- */
@@ -149,10 +80,6 @@ static weir_server *serve(weir_sim *s, int port, weir_tls_ctx *tls, weir_handler
         abort();
     }
     return srv;
-}
-
-static bool contains(const char *hay, const char *needle) {
-    return hay && strstr(hay, needle) != NULL;
 }
 
 /* --- server handlers ---------------------------------------------------------------- */
