@@ -5,11 +5,14 @@
  * system's default paths. Renegotiation is refused (it is the only way a write could have
  * to wait for a read with memory BIOs, and TLS 1.3 dropped it). Every SSL_CTX lives in
  * weir's library context, so its randomness is under tls_rand.c's control. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/provider.h>
@@ -141,6 +144,29 @@ static int use_cert(weir_tls_ctx *c, const char *cert_file, const char *key_file
     return WEIR_OK;
 }
 
+/* The CAs to verify the peer with: a PEM file, a hashed directory, or both. OpenSSL opens a
+ * directory only when it looks a certificate up, so one that is not there is caught here. */
+static int load_cas(weir_tls_ctx *c, const char *ca_file, const char *ca_dir, const char *what) {
+    if (ca_dir) {
+        struct stat st;
+        int e = 0;
+        if (stat(ca_dir, &st) != 0)
+            e = errno;
+        else if (!S_ISDIR(st.st_mode))
+            e = ENOTDIR;
+        else if (access(ca_dir, R_OK | X_OK) != 0)
+            e = errno;
+        if (e) {
+            weir__tls_set_error("%s %s: %s", what, ca_dir, strerror(e));
+            weir_tls_ctx_free(c);
+            return WEIR_EINVAL;
+        }
+    }
+    if (SSL_CTX_load_verify_locations(c->ssl_ctx, ca_file, ca_dir) != 1)
+        return fail(c, WEIR_EINVAL, what, ca_file ? ca_file : ca_dir);
+    return WEIR_OK;
+}
+
 /* --- ALPN ---------------------------------------------------------------------------- */
 
 /* The length of the wire form of an ALPN list (RFC 7301: each name as one length byte and
@@ -230,9 +256,8 @@ int weir_tls_client_ctx_new(const weir_tls_client_opts *opts, weir_tls_ctx **out
     if (rc) return rc;
     ERR_clear_error();
     if (o.ca_file || o.ca_dir) {
-        if (SSL_CTX_load_verify_locations(c->ssl_ctx, o.ca_file, o.ca_dir) != 1)
-            return fail(c, WEIR_EINVAL, "cannot load the trusted CAs from",
-                        o.ca_file ? o.ca_file : o.ca_dir);
+        if ((rc = load_cas(c, o.ca_file, o.ca_dir, "cannot load the trusted CAs from")) != 0)
+            return rc;
     } else if (!o.no_verify && SSL_CTX_set_default_verify_paths(c->ssl_ctx) != 1) {
         return fail(c, WEIR_EINVAL, "cannot load the system's trusted CAs", NULL);
     }
@@ -249,9 +274,8 @@ int weir_tls_client_ctx_new(const weir_tls_client_opts *opts, weir_tls_ctx **out
 /* Client certificates: asked for, and checked against the CAs given (Python's verify_mode
  * and load_verify_locations on a server context). */
 static int verify_clients(weir_tls_ctx *c, const weir_tls_server_opts *o) {
-    if (SSL_CTX_load_verify_locations(c->ssl_ctx, o->ca_file, o->ca_dir) != 1)
-        return fail(c, WEIR_EINVAL, "cannot load the CAs for client certificates from",
-                    o->ca_file ? o->ca_file : o->ca_dir);
+    int rc = load_cas(c, o->ca_file, o->ca_dir, "cannot load the CAs for client certificates from");
+    if (rc) return rc;
     int mode = SSL_VERIFY_PEER;
     if (o->verify_mode == WEIR_TLS_CERT_REQUIRED) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(c->ssl_ctx, mode, NULL);

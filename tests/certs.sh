@@ -12,6 +12,7 @@
 #   client-chain.pem            client.pem then ca.pem
 #   stranger.pem, stranger.key  CN=weir stranger: a client certificate signed by other-ca,
 #                               which a server trusting ca refuses
+#   cadir/                      ca.pem as a hashed CA directory (what c_rehash makes)
 #
 # Keys are EC P-256: fast to make and to use, and their signatures draw a fixed amount of
 # randomness, which keeps simulated handshakes reproducible (docs/tls.md).
@@ -76,3 +77,5 @@ leaf client "weir client" client_ext
 leaf stranger "weir stranger" client_ext other-ca
 cat server.pem ca.pem > server-chain.pem
 cat client.pem ca.pem > client-chain.pem
+mkdir -p cadir
+ln -sf ../ca.pem "cadir/$(openssl x509 -hash -noout -in ca.pem).0"
