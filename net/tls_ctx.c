@@ -4,7 +4,11 @@
  * verifies the server's certificate chain and name, against a CA file or directory or the
  * system's default paths. Renegotiation is refused (it is the only way a write could have
  * to wait for a read with memory BIOs, and TLS 1.3 dropped it). Every SSL_CTX lives in
- * weir's library context, so its randomness is under tls_rand.c's control. */
+ * weir's library context, so its randomness is under tls_rand.c's control.
+ * Options as Python's SSLContext has them: a client's certificate (load_cert_chain), a
+ * server's demand for one (verify_mode, load_verify_locations), ALPN on both sides
+ * (set_alpn_protocols, with CPython's choice on the server: its own order, and no protocol
+ * rather than an alert when nothing matches). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

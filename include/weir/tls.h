@@ -70,13 +70,15 @@ typedef struct weir_tls_server_opts {
  * with or options that go only with one: the message is in weir_tls_last_error()),
  * WEIR_ENOMEM, or 0. opts may be NULL for a client (system CAs, verification on).
  *
- * A server with WEIR_TLS_CERT_REQUIRED fails the handshake of a client that sends no
- * certificate, or one that does not verify, and tells the client with an alert. Over TLS
- * 1.2 the client's handshake fails with it (WEIR_ETLS: "tlsv1 alert unknown ca", "sslv3
- * alert handshake failure"). Over TLS 1.3 the client has finished its handshake before the
- * server judges its certificate, as RFC 8446 has it: the client's open_connection succeeds
- * and the alert ends the connection at its next read (WEIR_ETLS, "tlsv13 alert certificate
- * required"), as it does in Python. */
+ * A server that asks for client certificates fails the handshake (WEIR_ETLS: "client
+ * certificate verify failed: unable to get local issuer certificate") of a client whose
+ * certificate does not verify, and with WEIR_TLS_CERT_REQUIRED of one that sends none ("peer
+ * did not return a certificate"); the handler never runs, and an alert tells the client.
+ * Over TLS 1.2 the client's handshake fails with it (WEIR_ETLS: "tlsv1 alert unknown ca",
+ * "sslv3 alert handshake failure"). Over TLS 1.3 the client has finished its handshake
+ * before the server judges its certificate, as RFC 8446 has it: the client's
+ * open_connection succeeds and the alert ends the connection at its next read (WEIR_ETLS,
+ * "tlsv13 alert certificate required" in its "tls_error"), as it does in Python. */
 int weir_tls_client_ctx_new(const weir_tls_client_opts *opts, weir_tls_ctx **out);
 int weir_tls_server_ctx_new(const weir_tls_server_opts *opts, weir_tls_ctx **out);
 /* Contexts are reference counted by the connections and servers using them: free yours
