@@ -95,6 +95,8 @@ typedef struct tls_conn {
     weir__tls_rng rng;
     uint8_t *rbuf, *wbuf; /* CHUNK bytes each: plaintext up, ciphertext out */
     char *peer_subject;   /* "peer_certificate", made on first request */
+    char *alpn;           /* "alpn_protocol", likewise */
+    size_t alpn_len;
     weir_timer hs_timer, sd_timer, kick_timer;
 } tls_conn;
 
@@ -601,6 +603,23 @@ static int extra_str(weir_extra *out, const char *s) {
     return WEIR_OK;
 }
 
+/* "alpn_protocol": the protocol ALPN selected, copied as text on first request (a name is
+ * bytes, so .len counts them). */
+static int extra_alpn(tls_conn *c, weir_extra *out) {
+    if (!c->alpn) {
+        const unsigned char *p = NULL;
+        unsigned int n = 0;
+        SSL_get0_alpn_selected(c->ssl, &p, &n);
+        if (n == 0) return WEIR_ENOENT;
+        if (!(c->alpn = malloc(n + 1))) return WEIR_ENOMEM;
+        memcpy(c->alpn, p, n);
+        c->alpn[n] = '\0';
+        c->alpn_len = n;
+    }
+    *out = (weir_extra){.kind = WEIR_EXTRA_STR, .str = c->alpn, .len = c->alpn_len};
+    return WEIR_OK;
+}
+
 static int tls_get_extra_info(weir_transport *t, const char *name, weir_extra *out) {
     tls_conn *c = conn_of(t);
     if (!name || !out) return WEIR_EINVAL;
@@ -620,6 +639,7 @@ static int tls_get_extra_info(weir_transport *t, const char *name, weir_extra *o
         return extra_str(out, ci ? SSL_CIPHER_get_name(ci) : NULL);
     }
     if (strcmp(name, "tls_error") == 0) return extra_str(out, c->error ? c->message : NULL);
+    if (strcmp(name, "alpn_protocol") == 0) return done ? extra_alpn(c, out) : WEIR_ENOENT;
     if (strcmp(name, "peer_certificate") == 0) {
         if (done && !c->peer_subject) c->peer_subject = subject_text(c->ssl);
         return extra_str(out, c->peer_subject);
@@ -649,6 +669,7 @@ static void tls_free(weir_transport *t) {
     free(c->held);
     free(c->rbuf);
     free(c->peer_subject);
+    free(c->alpn);
     free(c);
 }
 

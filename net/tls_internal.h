@@ -22,6 +22,8 @@ struct weir_tls_ctx {
     SSL_CTX *ssl_ctx;
     bool verify; /* client: the peer's certificate and name are checked */
     atomic_int refs;
+    unsigned char *alpn; /* server: its ALPN names in wire form (RFC 7301), or NULL */
+    size_t alpn_len;
 };
 
 /* The hooks of every context (tls.c). */

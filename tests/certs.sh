@@ -9,6 +9,10 @@
 #   wrong.pem, wrong.key        CN=wrong.example; SAN wrong.example only (signed by ca)
 #   other-ca.pem, other-ca.key  "weir other CA": a CA nobody's certificate here comes from
 #   client.pem, client.key      CN=weir client (signed by ca), for client-certificate tests
+#   client-chain.pem            client.pem then ca.pem
+#   stranger.pem, stranger.key  CN=weir stranger: a client certificate signed by other-ca,
+#                               which a server trusting ca refuses
+#   cadir/                      ca.pem as a hashed CA directory (what c_rehash makes)
 #
 # Keys are EC P-256: fast to make and to use, and their signatures draw a fixed amount of
 # randomness, which keeps simulated handshakes reproducible (docs/tls.md).
@@ -57,10 +61,11 @@ ca() { # name subject
         -days 3650 -sha256 -extensions ca_ext -out "$1.pem"
 }
 
-leaf() { # name subject extensions
+leaf() { # name subject extensions [issuer, default ca]
+    issuer=${4:-ca}
     key "$1.key"
     run openssl req -config openssl.cnf -new -key "$1.key" -subj "/CN=$2" -out "$1.csr"
-    run openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+    run openssl x509 -req -in "$1.csr" -CA "$issuer.pem" -CAkey "$issuer.key" -CAcreateserial \
         -days 3650 -sha256 -extfile openssl.cnf -extensions "$3" -out "$1.pem"
 }
 
@@ -69,4 +74,8 @@ ca other-ca "weir other CA"
 leaf server localhost server_ext
 leaf wrong wrong.example wrong_ext
 leaf client "weir client" client_ext
+leaf stranger "weir stranger" client_ext other-ca
 cat server.pem ca.pem > server-chain.pem
+cat client.pem ca.pem > client-chain.pem
+mkdir -p cadir
+ln -sf ../ca.pem "cadir/$(openssl x509 -hash -noout -in ca.pem).0"

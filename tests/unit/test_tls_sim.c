@@ -11,93 +11,24 @@
 #include <openssl/ssl.h>
 
 #include "tap.h"
+#include "tls_util.h"
 #include "weir/tls.h"
 #include "weir/weir.h"
 
 #define MS WEIR_MS
 #define SEC WEIR_SEC
 
-/* --- certificates ------------------------------------------------------------------- */
-
-static char certdir[64];
-
-static const char *cert(const char *name) {
-    static char bufs[8][128];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", certdir, name);
-    return b;
-}
-
-/* 0 when the certificates are there; otherwise the TAP skip line is printed. */
-static int make_certs(void) {
-    if (system("command -v openssl >/dev/null 2>&1") != 0) {
-        printf("1..0 # SKIP openssl CLI missing\n");
-        return 1;
-    }
-    if (access("tests/certs.sh", X_OK) != 0) {
-        printf("1..0 # SKIP tests/certs.sh not found (run from the repository root)\n");
-        return 1;
-    }
-    snprintf(certdir, sizeof certdir, "/tmp/weir-tls-XXXXXX");
-    if (!mkdtemp(certdir)) {
-        printf("1..0 # SKIP cannot make a temporary directory\n");
-        return 1;
-    }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "tests/certs.sh %s", certdir);
-    if (system(cmd) != 0) {
-        printf("Bail out! tests/certs.sh failed\n");
-        exit(1);
-    }
-    return 0;
-}
-
-static void remove_certs(void) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", certdir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", certdir);
-}
-
 static weir_tls_ctx *server_ctx(const char *name) {
     char c[64], k[64];
     snprintf(c, sizeof c, "%s.pem", name);
     snprintf(k, sizeof k, "%s.key", name);
     weir_tls_server_opts o = {.cert_file = cert(c), .key_file = cert(k)};
-    weir_tls_ctx *ctx = NULL;
-    if (weir_tls_server_ctx_new(&o, &ctx)) {
-        printf("# server ctx: %s\n", weir_tls_last_error());
-        abort();
-    }
-    return ctx;
+    return new_server_ctx(&o);
 }
 
 static weir_tls_ctx *client_ctx(const char *ca) {
     weir_tls_client_opts o = {.ca_file = cert(ca)};
-    weir_tls_ctx *ctx = NULL;
-    if (weir_tls_client_ctx_new(&o, &ctx)) {
-        printf("# client ctx: %s\n", weir_tls_last_error());
-        abort();
-    }
-    return ctx;
-}
-
-/* s with its newlines written as \n, for test names (one of a few rotating buffers). */
-static const char *shown(const char *s) {
-    static char bufs[4][128];
-    static int next;
-    char *b = bufs[next++ % 4];
-    size_t j = 0;
-    for (; *s && j + 3 < sizeof bufs[0]; s++) {
-        if (*s == '\n') {
-            b[j++] = '\\';
-            b[j++] = 'n';
-        } else {
-            b[j++] = *s;
-        }
-    }
-    b[j] = '\0';
-    return b;
+    return new_client_ctx(&o);
 }
 
 /* --- the simulated network ---------------------------------------------------------- */
@@ -151,10 +82,6 @@ static weir_server *serve(weir_sim *s, int port, weir_tls_ctx *tls, weir_handler
     return srv;
 }
 
-static bool contains(const char *hay, const char *needle) {
-    return hay && strstr(hay, needle) != NULL;
-}
-
 /* --- server handlers ---------------------------------------------------------------- */
 
 typedef struct srv_state {
@@ -162,8 +89,11 @@ typedef struct srv_state {
     int lines;     /* lines echoed */
     int end;       /* how the last read ended */
     int closed_rc; /* wait_closed */
-    char version[32], cipher[64];
-    int peer_cert_rc;
+    char version[32], cipher[64], peer_cert[128], alpn[32];
+    int peer_cert_rc, alpn_rc;
+    weir_tls_ctx *upgrade; /* upgrade_handler: the server context for start_tls */
+    int upgrade_rc;        /* and what start_tls said */
+    char upgrade_err[320];
     int64_t sleep; /* before reading */
     int64_t got;   /* bytes read (sink) */
     uint64_t sum;  /* of what was read */
@@ -177,6 +107,9 @@ static int echo_handler(weir_reader *r, weir_writer *w, void *arg) {
     if (weir_get_extra_info(w, "tls_version", &x) == 0) snprintf(st->version, 32, "%s", x.str);
     if (weir_get_extra_info(w, "cipher", &x) == 0) snprintf(st->cipher, 64, "%s", x.str);
     st->peer_cert_rc = weir_get_extra_info(w, "peer_certificate", &x);
+    if (st->peer_cert_rc == 0) snprintf(st->peer_cert, 128, "%s", x.str);
+    st->alpn_rc = weir_get_extra_info(w, "alpn_protocol", &x);
+    if (st->alpn_rc == 0) snprintf(st->alpn, 32, "%.*s", (int)x.len, x.str);
     weir_bytes line;
     int rc;
     while ((rc = weir_reader_next_line(r, &line)) > 0) {
@@ -187,6 +120,16 @@ static int echo_handler(weir_reader *r, weir_writer *w, void *arg) {
     weir_writer_close(w);
     st->closed_rc = weir_wait_closed(w);
     return 0;
+}
+
+/* A plain server that puts TLS on the connection itself (st->upgrade), so that the
+ * handshake's result and the server's own error text are seen here; then echo_handler. */
+static int upgrade_handler(weir_reader *r, weir_writer *w, void *arg) {
+    srv_state *st = arg;
+    st->upgrade_rc = weir_start_tls(w, st->upgrade, NULL, 0, 0);
+    snprintf(st->upgrade_err, sizeof st->upgrade_err, "%s", weir_tls_last_error());
+    if (st->upgrade_rc) return 0;
+    return echo_handler(r, w, arg);
 }
 
 /* Read everything (after an optional sleep), summing it. */
@@ -244,11 +187,14 @@ typedef struct cli_state {
     int rc;        /* open_connection */
     int64_t at;    /* when it returned */
     char err[320]; /* weir_tls_last_error() then */
-    char version[32], cipher[64], peer_cert[128], peername[64];
+    char version[32], cipher[64], peer_cert[128], peername[64], alpn[32];
+    int alpn_rc;
     bool ssl_object;
     int eof_rc;
     bool can_eof;
     char lines[4][32];
+    int read_rc;         /* the first failed readline */
+    char tls_error[320]; /* the connection's "tls_error" then */
     int closed_rc;
     int64_t closed_at;
 } cli_state;
@@ -271,6 +217,8 @@ static int echo_client(void *arg) {
     if (weir_get_extra_info(w, "peer_certificate", &x) == 0)
         snprintf(c->peer_cert, 128, "%s", x.str);
     if (weir_get_extra_info(w, "peername", &x) == 0) snprintf(c->peername, 64, "%s", x.str);
+    c->alpn_rc = weir_get_extra_info(w, "alpn_protocol", &x);
+    if (c->alpn_rc == 0) snprintf(c->alpn, 32, "%.*s", (int)x.len, x.str);
     c->ssl_object =
         weir_get_extra_info(w, "ssl_object", &x) == 0 && x.kind == WEIR_EXTRA_PTR && x.ptr != NULL;
     c->eof_rc = weir_write_eof(w);
@@ -280,8 +228,14 @@ static int echo_client(void *arg) {
     weir_drain(w);
     for (int i = 0; i < 2; i++) {
         weir_bytes line;
-        if (weir_readline(r, &line) == 0)
+        int rc = weir_readline(r, &line);
+        if (rc == 0) {
             snprintf(c->lines[i], 32, "%.*s", (int)line.len, line.data);
+        } else if (!c->read_rc) {
+            c->read_rc = rc;
+            if (weir_get_extra_info(w, "tls_error", &x) == 0)
+                snprintf(c->tls_error, sizeof c->tls_error, "%s", x.str);
+        }
     }
     weir_writer_close(w);
     c->closed_rc = weir_wait_closed(w);
@@ -1087,6 +1041,198 @@ static void test_bad_record(void) {
     weir_tls_ctx_free(b.ctx[1]);
 }
 
+/* --- client certificates and ALPN ---------------------------------------------------- */
+
+/* A server that asks for client certificates (mode) from ca.pem, and speaks alpn. */
+static weir_tls_ctx *mtls_server_ctx(weir_tls_verify_mode mode, const char *const *alpn) {
+    weir_tls_server_opts o = {.cert_file = cert("server.pem"),
+                              .key_file = cert("server.key"),
+                              .verify_mode = mode,
+                              .ca_file = mode == WEIR_TLS_CERT_NONE ? NULL : cert("ca.pem"),
+                              .alpn_protocols = alpn};
+    return new_server_ctx(&o);
+}
+
+/* A client trusting ca.pem, with the certificate NAME.pem and NAME.key when name is not
+ * NULL ("client", from ca; "stranger", from other-ca). */
+static weir_tls_ctx *mtls_client_ctx(const char *name, const char *const *alpn) {
+    char c[64] = "", k[64] = "";
+    if (name) {
+        snprintf(c, sizeof c, "%s.pem", name);
+        snprintf(k, sizeof k, "%s.key", name);
+    }
+    weir_tls_client_opts o = {.ca_file = cert("ca.pem"),
+                              .cert_file = name ? cert(c) : NULL,
+                              .key_file = name ? cert(k) : NULL,
+                              .alpn_protocols = alpn};
+    return new_client_ctx(&o);
+}
+
+/* A client certificate the server accepts: it sees the client's subject. */
+static void mtls_accepted(const char *what, weir_tls_verify_mode mode, const char *client,
+                          const char *want_peer) {
+    weir_sim *s = sim_new(20);
+    slow_link(s);
+    weir_tls_ctx *sctx = mtls_server_ctx(mode, NULL), *cctx = mtls_client_ctx(client, NULL);
+    srv_state st = {0};
+    weir_server *srv = serve(s, 443, sctx, echo_handler, &st, NULL);
+    cli_state c = {.tls = cctx};
+    spawn_on(s, "client", echo_client, &c);
+    is_int(run(s), 0, "%s: run", what);
+    is_int(c.rc, 0, "%s: handshake", what);
+    if (c.rc) printf("# %s\n", c.err);
+    ok(strcmp(c.peer_cert, "CN=localhost") == 0, "%s: the client sees the server (%s)", what,
+       c.peer_cert);
+    if (want_peer) {
+        is_int(st.peer_cert_rc, 0, "%s: the server has the client's certificate", what);
+        ok(strcmp(st.peer_cert, want_peer) == 0, "%s: peer_certificate on the server: %s", what,
+           st.peer_cert);
+    } else {
+        is_int(st.peer_cert_rc, WEIR_ENOENT, "%s: no client certificate on the server", what);
+    }
+    is_int(st.lines, 2, "%s: the server echoed two lines", what);
+    ok(strcmp(c.lines[1], "world\n") == 0, "%s: they came back", what);
+    is_int(c.closed_rc, 0, "%s: clean close", what);
+    is_int(st.closed_rc, 0, "%s: clean close on the server", what);
+    weir_server_free(srv);
+    weir_sim_free(s);
+    weir_tls_ctx_free(sctx);
+    weir_tls_ctx_free(cctx);
+}
+
+/* A client certificate the server refuses (missing, or from a CA it does not trust). The
+ * server's handshake fails with a clear error (seen by a handler that runs start_tls
+ * itself). Over TLS 1.3 the client's handshake is over before the server has judged its
+ * certificate: its open_connection succeeds, and the server's alert ends the connection at
+ * its first read, with the alert as the reason. Nobody hangs. */
+static void mtls_refused(const char *what, weir_tls_verify_mode mode, const char *client,
+                         const char *server_expect, const char *client_expect) {
+    weir_sim *s = sim_new(21);
+    slow_link(s);
+    srv_state st = {.upgrade = mtls_server_ctx(mode, NULL)};
+    weir_tls_ctx *cctx = mtls_client_ctx(client, NULL);
+    weir_server *srv = serve(s, 443, NULL, upgrade_handler, &st, NULL);
+    cli_state c = {.tls = cctx};
+    spawn_on(s, "client", echo_client, &c);
+    is_int(run(s), 0, "%s: run", what);
+    is_int(st.upgrade_rc, WEIR_ETLS, "%s: the server's handshake fails with WEIR_ETLS", what);
+    ok(contains(st.upgrade_err, server_expect), "%s: the server says why: %s", what,
+       st.upgrade_err);
+    is_int(st.calls, 0, "%s: nothing was echoed", what);
+    is_int(c.rc, 0, "%s: TLS 1.3: the client's handshake was over first", what);
+    is_int(c.read_rc, WEIR_ETLS, "%s: the client's first read fails with WEIR_ETLS", what);
+    ok(contains(c.tls_error, client_expect), "%s: the client's tls_error: %s", what, c.tls_error);
+    ok(c.lines[0][0] == '\0', "%s: no data went through", what);
+    weir_server_free(srv);
+    weir_sim_free(s);
+    weir_tls_ctx_free(st.upgrade);
+    weir_tls_ctx_free(cctx);
+}
+
+/* With the server's context on start_server, a refused client never reaches the handler. */
+static void test_mtls_handler(void) {
+    weir_sim *s = sim_new(22);
+    slow_link(s);
+    weir_tls_ctx *sctx = mtls_server_ctx(WEIR_TLS_CERT_REQUIRED, NULL);
+    weir_tls_ctx *cctx = mtls_client_ctx(NULL, NULL);
+    srv_state st = {0};
+    weir_server *srv = serve(s, 443, sctx, echo_handler, &st, NULL);
+    cli_state c = {.tls = cctx};
+    spawn_on(s, "client", echo_client, &c);
+    is_int(run(s), 0, "mtls, no certificate, start_server: run");
+    is_int(st.calls, 0, "mtls, no certificate, start_server: the handler never ran");
+    is_int(weir_server_accepted(srv), 1, "mtls, no certificate, start_server: it was accepted");
+    is_int(c.read_rc, WEIR_ETLS, "mtls, no certificate, start_server: the client's read fails");
+    ok(contains(c.tls_error, "certificate required"),
+       "mtls, no certificate, start_server: the client's tls_error: %s", c.tls_error);
+    weir_server_free(srv);
+    weir_sim_free(s);
+    weir_tls_ctx_free(sctx);
+    weir_tls_ctx_free(cctx);
+}
+
+static void test_mtls(void) {
+    mtls_accepted("mtls required", WEIR_TLS_CERT_REQUIRED, "client", "CN=weir client");
+    mtls_accepted("mtls optional, with a certificate", WEIR_TLS_CERT_OPTIONAL, "client",
+                  "CN=weir client");
+    mtls_accepted("mtls optional, without", WEIR_TLS_CERT_OPTIONAL, NULL, NULL);
+    mtls_accepted("mtls none, the client has one", WEIR_TLS_CERT_NONE, "client", NULL);
+    mtls_refused("mtls required, no certificate", WEIR_TLS_CERT_REQUIRED, NULL,
+                 "peer did not return a certificate", "tlsv13 alert certificate required");
+    mtls_refused("mtls required, untrusted certificate", WEIR_TLS_CERT_REQUIRED, "stranger",
+                 "client certificate verify failed: unable to get local issuer certificate",
+                 "tlsv1 alert unknown ca");
+    mtls_refused("mtls optional, untrusted certificate", WEIR_TLS_CERT_OPTIONAL, "stranger",
+                 "client certificate verify failed", "tlsv1 alert unknown ca");
+    test_mtls_handler();
+}
+
+/* ALPN between weir's client (cli) and server (srv): want, or NULL for none on both sides. */
+static void alpn_run(const char *what, const char *const *srv_alpn, const char *const *cli_alpn,
+                     const char *want) {
+    weir_sim *s = sim_new(23);
+    slow_link(s);
+    weir_tls_ctx *sctx = mtls_server_ctx(WEIR_TLS_CERT_NONE, srv_alpn);
+    weir_tls_ctx *cctx = mtls_client_ctx(NULL, cli_alpn);
+    srv_state st = {0};
+    weir_server *srv = serve(s, 443, sctx, echo_handler, &st, NULL);
+    cli_state c = {.tls = cctx};
+    spawn_on(s, "client", echo_client, &c);
+    is_int(run(s), 0, "%s: run", what);
+    is_int(c.rc, 0, "%s: the handshake succeeds", what);
+    if (want) {
+        ok(c.alpn_rc == 0 && strcmp(c.alpn, want) == 0, "%s: the client has %s (%s)", what, want,
+           c.alpn);
+        ok(st.alpn_rc == 0 && strcmp(st.alpn, want) == 0, "%s: the server has %s (%s)", what, want,
+           st.alpn);
+    } else {
+        is_int(c.alpn_rc, WEIR_ENOENT, "%s: no protocol on the client", what);
+        is_int(st.alpn_rc, WEIR_ENOENT, "%s: none on the server", what);
+    }
+    is_int(st.lines, 2, "%s: the connection works", what);
+    weir_server_free(srv);
+    weir_sim_free(s);
+    weir_tls_ctx_free(sctx);
+    weir_tls_ctx_free(cctx);
+}
+
+static void test_alpn(void) {
+    const char *const h2_h1[] = {"h2", "http/1.1", NULL}, *const h1_h2[] = {"http/1.1", "h2", NULL};
+    const char *const h2[] = {"h2", NULL}, *const h1[] = {"http/1.1", NULL};
+    const char *const empty[] = {NULL};
+    alpn_run("alpn", h2_h1, h2_h1, "h2");
+    alpn_run("alpn, the server's preference wins", h2_h1, h1_h2, "h2");
+    alpn_run("alpn, the one in common", h2_h1, h1, "http/1.1");
+    alpn_run("alpn, none in common: the handshake goes on", h2, h1, NULL);
+    alpn_run("alpn, only the client offers", NULL, h2, NULL);
+    alpn_run("alpn, only the server accepts", h2, NULL, NULL);
+    alpn_run("alpn, an empty list is none", empty, h2, NULL);
+}
+
+/* Client certificates and ALPN keep a simulated run reproducible: the client's signature
+ * draws from the connection's seeded stream too. */
+static void test_mtls_determinism(void) {
+    const char *const alpn[] = {"h2", "http/1.1", NULL};
+    weir_tls_ctx *ctx[2] = {mtls_server_ctx(WEIR_TLS_CERT_REQUIRED, alpn),
+                            mtls_client_ctx("client", alpn)};
+    uint64_t a = echo_run(7, false, ctx), b = echo_run(7, false, ctx);
+    uint64_t c = echo_run(8, false, ctx);
+    weir_tls_ctx_free(ctx[0]);
+    weir_tls_ctx_free(ctx[1]);
+    weir_tls_ctx *fresh[2] = {mtls_server_ctx(WEIR_TLS_CERT_REQUIRED, alpn),
+                              mtls_client_ctx("client", alpn)};
+    uint64_t d = echo_run(7, false, fresh);
+    weir_tls_ctx_free(fresh[0]);
+    weir_tls_ctx_free(fresh[1]);
+    uint64_t plain = echo_run(7, false, NULL);
+    ok(a == b && a == d,
+       "determinism, mtls and alpn: the same seed gives the same trace (%016llx), with fresh "
+       "contexts too",
+       (unsigned long long)a);
+    ok(a != c, "determinism, mtls and alpn: another seed gives another trace");
+    ok(a != plain, "determinism, mtls and alpn: the client certificate is in the trace");
+}
+
 int main(void) {
     if (make_certs()) return 0;
     test_echo();
@@ -1107,6 +1253,9 @@ int main(void) {
     test_cancel();
     test_mempipe();
     test_bad_record();
+    test_mtls();
+    test_alpn();
+    test_mtls_determinism();
     remove_certs();
     return done_testing();
 }
