@@ -166,7 +166,7 @@ struct sim_flow {
     uint64_t sent;      /* bytes that have passed (the stream position) */
     int64_t busy_until; /* bandwidth: when the link has finished sending what it has */
     int64_t last_at;    /* arrival time of the newest segment: later ones never overtake */
-    int64_t rst_at;     /* arrival of the queued RST, -1 if none: it passes a paused reader */
+    int64_t rst_at;     /* arrival of the queued RST, -1 if none: it may pass a paused reader */
     uint64_t hold_pos;  /* HOLD: nothing at or after this position is delivered ... */
     int64_t hold_until; /* ... before this time (WEIR_FOREVER: never); 0 = no hold */
     size_t window;      /* the link's window (never 0) */
