@@ -14,11 +14,16 @@
  * the last call has run (weir_loop_free runs what is queued, so nothing leaks). If call_soon
  * has no memory, a timer due now stands in: timers can be stopped, so they need no count.
  *
- * Closing follows TCP as far as a test double should:
+ * Closing follows an AF_UNIX socketpair through the socket transport (net/sock.c):
  *   write_eof  FIN after the queued bytes: the peer's eof_received, then it may write back.
  *   close      the same FIN; this end stops receiving (bytes sent to it are dropped) and gets
- *              connection_lost(0) once its queue has moved onto the wire. The peer is not
- *              told more than the EOF; it closes when it likes.
+ *              connection_lost(0) once its queue has moved onto the wire (its socket is
+ *              closed then). The peer reads the EOF, or, if bytes it had sent were dropped
+ *              unread, a reset (WEIR_ECONNRESET, after the bytes in front of it), as Linux
+ *              does when a socket is closed with unread data. A write of the peer's after
+ *              that fails to send: the write succeeds, as asyncio's does, and the peer gets
+ *              connection_lost(WEIR_EPIPE), so drain and reads fail; so does a queue it is
+ *              still sending then, unless the peer is reading (the read comes first).
  *   abort      the queue and the bytes in flight are dropped; this end gets
  *              connection_lost(0), the peer connection_lost(WEIR_ECONNRESET).
  * Every event reaches a protocol from a callback on a later tick, never from inside the call
@@ -52,6 +57,7 @@ typedef struct flow {
     bool busy;          /* inside the receiver's data_received: the wire must not be refilled */
     bool fin;           /* the sender shut its write side: EOF follows the bytes */
     bool fin_delivered; /* eof_received was called (or there is nobody left to tell) */
+    bool reset;         /* the sender closed with bytes unread: a reset, not an EOF, ends it */
     event delivery;
 } flow;
 
@@ -89,6 +95,15 @@ static weir_protocol *protocol_of(pipe_end *e) {
 
 /* Whether bytes may still be handed to e. */
 static bool receiving(const pipe_end *e) { return !e->closing && !e->lost && !e->freed; }
+
+/* Whether e still reads what its peer sends (as the socket transport polls for reading):
+ * receiving, not paused, and the peer's flow not ended yet. */
+static bool reading(pipe_end *e) {
+    return receiving(e) && !e->reading_paused && !out_flow(peer_of(e))->fin_delivered;
+}
+
+/* The peer's socket is closed (its close has completed, or it is gone): a send fails. */
+static bool peer_gone(pipe_end *e) { return peer_of(e)->lost; }
 
 /* --- the wire ----------------------------------------------------------------------- */
 
@@ -179,6 +194,12 @@ static void report_lost(void *arg) {
 static void pump(pipe_end *s) {
     flow *f = out_flow(s);
     mempipe *p = s->pipe;
+    if (weir__wbuf_size(&s->wbuf) > 0 && peer_gone(s) && !s->lost && !reading(s)) {
+        /* Sending to a closed socket fails (EPIPE). An end that reads would find the peer's
+         * EOF or reset first: deliver() decides for it. */
+        lose(s, WEIR_EPIPE);
+        return;
+    }
     while (!f->busy && f->len < p->capacity && weir__wbuf_size(&s->wbuf) > 0) {
         weir_bytes front = weir__wbuf_front(&s->wbuf);
         size_t n = wire_push(p, f, front.data, front.len);
@@ -195,6 +216,9 @@ static void deliver(void *arg) {
     flow *f = out_flow(s);
     pipe_end *r = peer_of(s);
     if (!receiving(r)) {
+        /* Bytes dropped by an end that closed were never read: its socket closes with unread
+         * data, which resets the sender's reads (after what is in front). */
+        if (f->len > 0 && r->closing) out_flow(r)->reset = true;
         f->len = 0;
         f->fin_delivered = f->fin;
     } else if (!r->reading_paused) {
@@ -212,9 +236,15 @@ static void deliver(void *arg) {
         }
         if (fin_pending(s, f) && receiving(r) && !r->reading_paused) {
             f->fin_delivered = true;
-            bool keep_open = true;
-            if (proto && proto->ops->eof_received) keep_open = proto->ops->eof_received(proto);
-            if (!keep_open) r->t.ops->close(&r->t);
+            if (f->reset) {
+                lose(r, WEIR_ECONNRESET);
+            } else {
+                bool keep_open = true;
+                if (proto && proto->ops->eof_received) keep_open = proto->ops->eof_received(proto);
+                if (!keep_open) r->t.ops->close(&r->t);
+                /* Then the queue it is still sending fails, if s's socket is closed. */
+                if (!r->lost && !r->freed) pump(r);
+            }
         }
     }
     pump(s);
@@ -229,6 +259,12 @@ static int pipe_write(weir_transport *t, const void *data, size_t len) {
     if (len == 0) return WEIR_OK;
     if (!data) return WEIR_EINVAL;
     if (s->lost) return WEIR_ECONNLOST;
+    if (peer_gone(s)) {
+        /* The send fails with EPIPE. As asyncio's transport, the write itself succeeds; the
+         * loss reaches the protocol through connection_lost. */
+        lose(s, WEIR_EPIPE);
+        return WEIR_OK;
+    }
     flow *f = out_flow(s);
     size_t n = 0;
     if (weir__wbuf_size(&s->wbuf) == 0 && !f->busy) n = wire_push(s->pipe, f, data, len);

@@ -10,6 +10,9 @@
  *   abort      drop the queue; an RST follows the bytes already in flight, so the peer gets
  *              connection_lost(WEIR_ECONNRESET) and loses whatever it had not read; this end
  *              gets connection_lost(0).
+ * An RST is noticed as the poll transport (net/sock.c) notices it: at once by an end that
+ * is watched (reading, or with bytes queued to send), else when the end next writes (the
+ * send fails) or resumes reading (the bytes that waited come first). See flow.c.
  * Every event reaches a protocol from a callback on a later tick, never from inside the
  * transport call that caused it.
  *
@@ -95,11 +98,11 @@ void weir__end_lose(sim_end *e, int error) {
     weir__flow_kick(in_flow(e));
 }
 
-void weir__end_reset(sim_end *e) {
+void weir__end_reset(sim_end *e, int error) {
     if (e->lost) return;
     e->aborted = true;
     e->closing = true;
-    weir__end_lose(e, WEIR_ECONNRESET);
+    weir__end_lose(e, error);
 }
 
 void weir__end_flushed(sim_end *e) {
@@ -125,6 +128,10 @@ static int sim_write(weir_transport *t, const void *data, size_t len) {
     if (len == 0) return WEIR_OK;
     if (!data) return WEIR_EINVAL;
     if (e->lost) return WEIR_ECONNLOST;
+    /* An RST that reached us while nothing polled the socket is noticed by this send(), which
+     * fails. As in asyncio's transport the write itself succeeds; the loss reaches the
+     * protocol through connection_lost, and drain and reads fail with it. */
+    if (in_flow(e)->rst_at >= 0 && weir__flow_notice_rst(in_flow(e))) return WEIR_OK;
     if (weir__flow_write(out_flow(e), data, len)) return WEIR_OK;
     int rc = weir__wbuf_append(&e->wbuf, data, len);
     if (rc) return rc;

@@ -330,7 +330,7 @@ static void fire(fault_inst *in, bool by_time) {
         case WEIR_FAULT_RESET:
             /* The RST follows what has passed; the sending end is reset right away. */
             weir__flow_send_rst(f);
-            weir__end_reset(&c->end[f->dir]);
+            weir__end_reset(&c->end[f->dir], WEIR_ECONNRESET);
             break;
         case WEIR_FAULT_LIMIT_DATA:
             /* toxiproxy closes the whole proxied connection: both directions end. */

@@ -20,8 +20,15 @@
  *
  * Delivery is a timer per flow at the head segment's arrival: each due segment is one
  * data_received call. An RST is handled one tick after the bytes it follows, so a task
- * woken by those bytes reads them before the reset discards what is left unread; an RST
- * also passes a paused reader (the kernel processes it whether or not the program reads).
+ * woken by those bytes reads them before the reset discards what is left unread.
+ *
+ * An RST is noticed when the poll transport (net/sock.c) would notice it. An end that reads
+ * gets the bytes in front of it first, as recv() returns them before the error. An end that
+ * does not read (paused, or its EOF has come) but has bytes queued is polled for writing:
+ * the send fails at once and what waited unread is lost. An end that is not watched at all
+ * keeps the RST, as the kernel does, until it writes (weir__flow_notice_rst: the send fails)
+ * or resumes reading (the bytes that waited, then the reset). Linux reports an RST after the
+ * peer's FIN, on an end that has not sent its own, as EPIPE (CLOSE_WAIT), else ECONNRESET.
  * Bytes that reach an end after it closed are discarded, and one that closed cleanly
  * answers with an RST, as TCP does. */
 #include <stdio.h>
@@ -340,6 +347,29 @@ size_t weir__flow_discard_arrived(sim_flow *f, int64_t now) {
 
 /* --- delivering --------------------------------------------------------------------- */
 
+/* What an RST on f is reported as: EPIPE when the sender's FIN came first (it cannot follow
+ * an RST, and segments keep their order) and the receiver has not sent its own FIN, which is
+ * Linux's CLOSE_WAIT; ECONNRESET otherwise. */
+static int rst_error(sim_flow *f) {
+    const sim_flow *back = &f->c->flow[1 - f->dir];
+    return f->fin_queued && !back->fin_queued ? WEIR_EPIPE : WEIR_ECONNRESET;
+}
+
+bool weir__flow_notice_rst(sim_flow *f) {
+    int64_t now = weir__net_now(f->c->net);
+    sim_end *r = receiver(f);
+    if (f->rst_at < 0 || f->rst_at > now || f->nsegs == 0 || r->lost || !r->handed) return false;
+    const sim_seg *tail = seg_at(f, f->nsegs - 1);
+    if (tail->kind != SEG_RST || held(f, tail, now)) return false;
+    weir__flow_discard_arrived(f, WEIR_FOREVER); /* everything before the RST has arrived */
+    seg_pop(f);
+    f->rst_at = -1;
+    weir__conn_record(f->c, WEIR__TR_RESET, f->dir, 0, 0, NULL, 0, NULL);
+    weir__end_reset(r, rst_error(f));
+    weir__flow_kick(f);
+    return true;
+}
+
 /* When the head segment can next be looked at, or WEIR_FOREVER for "not by time". */
 static int64_t next_time(sim_flow *f) {
     /* An RST waiting for its own tick: nothing can come before it, nothing follows it. */
@@ -356,6 +386,10 @@ static int64_t next_time(sim_flow *f) {
         h = seg_at(f, f->nsegs - 1);
     }
     if (f->hold_until != 0 && h->pos >= f->hold_pos && when < f->hold_until) when = f->hold_until;
+    /* An RST that has arrived at an end nothing watches waits for a write or a resume. */
+    if (h->kind == SEG_RST && !r->lost && when <= weir__net_now(f->c->net) &&
+        !weir__end_watching(r))
+        return WEIR_FOREVER;
     return when;
 }
 
@@ -405,7 +439,7 @@ static void deliver(sim_flow *f, bool rst_now) {
                 f->rst_at = -1;
                 continue;
             }
-            if (!r->handed) break;
+            if (!r->handed || !weir__end_watching(r)) break; /* see weir__flow_notice_rst */
             if (gave && !rst_now) {
                 f->rst_deferred = true;
                 weir__event_schedule(&c->rst_event[f->dir]);
@@ -414,7 +448,7 @@ static void deliver(sim_flow *f, bool rst_now) {
             seg_pop(f);
             f->rst_at = -1;
             weir__conn_record(c, WEIR__TR_RESET, f->dir, 0, 0, NULL, 0, NULL);
-            weir__end_reset(r);
+            weir__end_reset(r, rst_error(f));
             continue;
         }
         if (r->closing || r->lost) {
@@ -422,10 +456,11 @@ static void deliver(sim_flow *f, bool rst_now) {
             continue;
         }
         if (!weir__end_ready(r)) {
-            /* An RST that has arrived behind bytes a paused reader left: the reset throws
-             * them away, as the kernel would. */
+            /* An RST that has arrived behind bytes a paused reader left, at an end polled for
+             * writing: the send fails, and the bytes are never read. */
             sim_seg *tail = seg_at(f, f->nsegs - 1);
-            if (r->handed && tail->kind == SEG_RST && tail->at <= now && !held(f, tail, now)) {
+            if (r->handed && tail->kind == SEG_RST && tail->at <= now && !held(f, tail, now) &&
+                weir__end_watching(r)) {
                 weir__flow_discard_arrived(f, WEIR_FOREVER);
                 continue;
             }
@@ -448,6 +483,7 @@ static void deliver(sim_flow *f, bool rst_now) {
         } else {
             seg_pop(f);
             gave = true;
+            r->eof_in = true; /* the transport stops reading: an RST now waits for a write */
             weir__conn_record(c, WEIR__TR_EOF, f->dir, 0, 0, NULL, 0, NULL);
             bool keep_open = true;
             if (proto->ops->eof_received) keep_open = proto->ops->eof_received(proto);

@@ -166,7 +166,7 @@ struct sim_flow {
     uint64_t sent;      /* bytes that have passed (the stream position) */
     int64_t busy_until; /* bandwidth: when the link has finished sending what it has */
     int64_t last_at;    /* arrival time of the newest segment: later ones never overtake */
-    int64_t rst_at;     /* arrival of the queued RST, -1 if none: it passes a paused reader */
+    int64_t rst_at;     /* arrival of the queued RST, -1 if none: it may pass a paused reader */
     uint64_t hold_pos;  /* HOLD: nothing at or after this position is delivered ... */
     int64_t hold_until; /* ... before this time (WEIR_FOREVER: never); 0 = no hold */
     size_t window;      /* the link's window (never 0) */
@@ -201,6 +201,10 @@ void weir__flow_drop_sender(sim_flow *f, const char *why);
 void weir__flow_drop_from(sim_flow *f, uint64_t pos, const char *why);
 /* The position of the first byte that has not arrived yet (sent if all have). */
 uint64_t weir__flow_arrived_pos(const sim_flow *f, int64_t now);
+/* An RST that has arrived at an end that was not watching (weir__end_watching) is noticed
+ * now, by a write whose send() fails: the bytes before it are never read, and the end is
+ * reset. false if no RST has arrived. */
+bool weir__flow_notice_rst(sim_flow *f);
 /* Discard what has arrived and not been handed over (a close with unread bytes). */
 size_t weir__flow_discard_arrived(sim_flow *f, int64_t now);
 void weir__flow_init(sim_flow *f, sim_conn *c, int dir, const weir_sim_link *l);
@@ -228,6 +232,7 @@ struct sim_end {
     bool aborted;        /* abort (or reset): no clean FIN */
     bool unread;         /* bytes reached it after it stopped reading: RST instead of FIN */
     bool reading_paused; /* pause_reading */
+    bool eof_in;         /* its EOF was delivered: the transport reads no more */
     bool lost;           /* connection_lost is scheduled or delivered */
     bool lost_reported;
     bool freed;
@@ -264,6 +269,17 @@ static inline bool weir__end_ready(const sim_end *e) {
            !e->lost;
 }
 
+/* Whether the poll transport would be watching e's socket now, so that an RST reaching it
+ * is noticed at once: it reads (no pause, no EOF yet; an owner attaches its protocol before
+ * the loop polls again), or it has bytes queued to send (it is polled for writing, and the
+ * send fails), or it is closing (flushing). Otherwise nothing polls the socket and the RST
+ * waits in the kernel until the end writes (the send fails, weir__flow_notice_rst) or
+ * resumes reading. */
+static inline bool weir__end_watching(const sim_end *e) {
+    return (e->handed && !e->reading_paused && !e->eof_in) || e->closing ||
+           weir__wbuf_size(&e->wbuf) > 0 || e->c->flow[e->index].staged > 0;
+}
+
 int weir__conn_new(simnet *net, sim_host *client, sim_host *server, int port, sim_conn **out);
 /* Free c now, whatever its state (the network is going, or set-up failed). */
 void weir__conn_destroy(sim_conn *c);
@@ -271,8 +287,9 @@ void weir__conn_destroy(sim_conn *c);
 void weir__conn_maybe_free(sim_conn *c);
 /* The end is finished: connection_lost(error) follows on a later tick. */
 void weir__end_lose(sim_end *e, int error);
-/* An RST reached e. */
-void weir__end_reset(sim_end *e);
+/* An RST reached e and was noticed: connection_lost(error) (WEIR_ECONNRESET, or WEIR_EPIPE
+ * when it came after the peer's FIN and e had not sent its own: Linux's CLOSE_WAIT). */
+void weir__end_reset(sim_end *e, int error);
 /* A clean close has flushed: FIN (or RST if bytes went unread) and connection_lost(0). */
 void weir__end_flushed(sim_end *e);
 /* Hand e to its owner: events held back for lack of a protocol may now be delivered. */

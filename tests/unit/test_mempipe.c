@@ -499,8 +499,9 @@ static void test_close(void) {
     }
     is_mem(got, have, data, sizeof data, "the peer got all 400 bytes written before close");
     ok(c2.done && c2.rc == 0, "wait_closed returned 0 once they were out");
-    is_int(weir_read(p.r[1], 10, &v), 0, "the peer reads on");
-    ok(v.len == 0 && weir_reader_at_eof(p.r[1]), "and gets EOF after the data");
+    /* The 16 bytes it sent to the closing end were never read: as with a socket closed with
+     * unread data, a reset, not an EOF, follows the data. */
+    is_int(weir_read(p.r[1], 10, &v), WEIR_ECONNRESET, "then the peer reads a reset");
     weir_join(t, NULL);
     pair_free(&p);
 
@@ -516,7 +517,8 @@ static void test_close(void) {
     ok(weir_reader_at_eof(p.r[1]), "a later write_eof alone delivers the EOF");
     pair_free(&p);
 
-    /* The peer is stuck sending to us; we close: what it sends is dropped, its drain wakes. */
+    /* The peer is stuck sending to us; we close: what it sent is dropped unread, so the
+     * peer, which reads, is reset (as a socketpair does) and its drain wakes. */
     p = pair_new(100, 10);
     static uint8_t lots[1000];
     weir_writer_set_limits(p.w[1], 200, 50);
@@ -527,7 +529,7 @@ static void test_close(void) {
     ok(!d2.done, "the peer's drain waits: we stopped reading");
     weir_writer_close(p.w[0]);
     weir_loop_run(p.loop);
-    ok(d2.done && d2.rc == 0, "after our close its bytes go nowhere and its drain returns");
+    ok(d2.done && d2.rc == WEIR_ECONNRESET, "after our close its drain fails with a reset");
     is_int(weir_writer_buffer_size(p.w[1]), 0, "its queue emptied");
     weir_join(t, NULL);
     pair_free(&p);
@@ -541,6 +543,124 @@ static void test_close(void) {
     is_int(d.rc, WEIR_ECONNLOST, "drain just after close: ECONNLOST");
     weir_join(t, NULL);
     pair_free(&p);
+}
+
+/* Writing to a peer that has closed, as an AF_UNIX socketpair does through the socket
+ * transport (net/sock.c): the send fails with EPIPE. The write itself succeeds, as asyncio's
+ * does; drain gives WEIR_ECONNLOST, and reads and wait_closed WEIR_EPIPE. */
+typedef struct late_job {
+    weir_reader *r;
+    weir_writer *w;
+    weir_writer *peer;
+    int mode; /* 0: read the EOF first; 1: write at once; 2: paused, a queue; 3: paused */
+    int eof_rc, write_rc, drain_rc, write2_rc, read_rc, line_rc, closed_rc;
+    size_t eof_len, line_len;
+} late_job;
+
+static int late_task(void *arg) {
+    late_job *j = arg;
+    weir_bytes v;
+    weir_transport *t = weir_writer_transport(j->w);
+    if (j->mode >= 2) t->ops->pause_reading(t);
+    if (j->mode == 2) {
+        static uint8_t big[1 << 20]; /* far more than the wire takes: a queue stays */
+        j->write_rc = weir_write(j->w, big, sizeof big);
+    }
+    if (j->mode == 3) {
+        weir_writer_transport(j->peer)->ops->pause_reading(weir_writer_transport(j->peer));
+        weir_write(j->w, "unread\n", 7); /* the peer never reads this */
+        weir_write(j->peer, "bye\n", 4); /* and sends a line before it closes */
+    }
+    weir_sleep(WEIR_MS);
+    weir_writer_close(j->peer);
+    weir_sleep(WEIR_MS);
+    if (j->mode == 0) {
+        j->eof_rc = weir_readline(j->r, &v);
+        j->eof_len = v.len;
+    }
+    if (j->mode < 2) j->write_rc = weir_write(j->w, "late\n", 5);
+    j->drain_rc = weir_drain(j->w);
+    j->write2_rc = weir_write(j->w, "later\n", 6);
+    if (j->mode >= 2) t->ops->resume_reading(t);
+    j->line_rc = weir_readline(j->r, &v);
+    j->line_len = v.len;
+    j->read_rc = weir_readline(j->r, &v);
+    weir_writer_close(j->w);
+    j->closed_rc = weir_wait_closed(j->w);
+    return 0;
+}
+
+static late_job run_late(int mode) {
+    pair p = pair_new(100, 0);
+    late_job j = {.r = p.r[0], .w = p.w[0], .peer = p.w[1], .mode = mode};
+    weir_task *t = spawn(p.loop, late_task, &j);
+    weir_loop_run(p.loop);
+    weir_join(t, NULL);
+    pair_free(&p);
+    return j;
+}
+
+static void test_write_after_peer_closed(void) {
+    late_job j = run_late(0);
+    is_int(j.eof_rc, 0, "the peer closed: we read EOF");
+    is_int(j.eof_len, 0, "(empty)");
+    is_int(j.write_rc, 0, "a write succeeds (its send fails)");
+    is_int(j.drain_rc, WEIR_ECONNLOST, "drain: WEIR_ECONNLOST");
+    is_int(j.write2_rc, WEIR_ECONNLOST, "the next write: WEIR_ECONNLOST");
+    is_int(j.line_rc, WEIR_EPIPE, "reads: WEIR_EPIPE");
+    is_int(j.closed_rc, WEIR_EPIPE, "wait_closed: WEIR_EPIPE");
+
+    j = run_late(1);
+    is_int(j.write_rc, 0, "without reading the EOF first: the write succeeds");
+    is_int(j.drain_rc, WEIR_ECONNLOST, "drain: WEIR_ECONNLOST");
+    is_int(j.line_rc, WEIR_EPIPE, "the EOF is not read: WEIR_EPIPE");
+    is_int(j.closed_rc, WEIR_EPIPE, "wait_closed: WEIR_EPIPE");
+
+    j = run_late(2);
+    is_int(j.write_rc, 0, "a paused end with a queue");
+    is_int(j.drain_rc, WEIR_EPIPE, "drain fails when the peer closes: WEIR_EPIPE");
+    is_int(j.line_rc, WEIR_EPIPE, "reads: WEIR_EPIPE");
+    is_int(j.closed_rc, WEIR_EPIPE, "wait_closed: WEIR_EPIPE");
+
+    j = run_late(3);
+    is_int(j.drain_rc, WEIR_OK, "the peer closed with our line unread; nothing queued");
+    is_int(j.write2_rc, 0, "a write succeeds (its send fails)");
+    is_int(j.line_rc, WEIR_EPIPE, "so the peer's line is never read: WEIR_EPIPE");
+}
+
+/* A paused end whose peer sent a line and closed with our bytes unread: resuming, it reads
+ * the line, then the reset (a socket closed with unread data resets its peer). */
+static int unread_task(void *arg) {
+    late_job *j = arg;
+    weir_bytes v;
+    weir_transport *t = weir_writer_transport(j->w);
+    t->ops->pause_reading(t);
+    weir_writer_transport(j->peer)->ops->pause_reading(weir_writer_transport(j->peer));
+    weir_write(j->w, "unread\n", 7);
+    weir_write(j->peer, "bye\n", 4);
+    weir_sleep(WEIR_MS);
+    weir_writer_close(j->peer);
+    weir_sleep(WEIR_MS);
+    t->ops->resume_reading(t);
+    j->line_rc = weir_readline(j->r, &v);
+    j->line_len = v.len;
+    j->read_rc = weir_readline(j->r, &v);
+    weir_writer_close(j->w);
+    j->closed_rc = weir_wait_closed(j->w);
+    return 0;
+}
+
+static void test_close_with_unread_resets_peer(void) {
+    pair p = pair_new(100, 0);
+    late_job j = {.r = p.r[0], .w = p.w[0], .peer = p.w[1]};
+    weir_task *t = spawn(p.loop, unread_task, &j);
+    weir_loop_run(p.loop);
+    weir_join(t, NULL);
+    pair_free(&p);
+    is_int(j.line_rc, 0, "the line the peer sent before closing is read");
+    is_int(j.line_len, 4, "(all of it)");
+    is_int(j.read_rc, WEIR_ECONNRESET, "then a reset, not an EOF: our bytes went unread");
+    is_int(j.closed_rc, WEIR_ECONNRESET, "wait_closed: WEIR_ECONNRESET");
 }
 
 static void test_abort(void) {
@@ -630,6 +750,8 @@ int main(void) {
     test_reader_pauses_pipe();
     test_half_close();
     test_close();
+    test_write_after_peer_closed();
+    test_close_with_unread_resets_peer();
     test_abort();
     test_free_with_events_pending();
     return done_testing();

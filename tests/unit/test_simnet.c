@@ -890,7 +890,10 @@ static void test_listener_close_resets_queue(void) {
     weir_sim_free(s);
 }
 
-/* TCP: bytes that reach a socket after it was closed are answered with an RST. */
+/* TCP: bytes that reach a socket after it was closed are answered with an RST. The client
+ * has read the server's FIN by then, so nothing watches its socket (reading stopped, nothing
+ * queued): the RST waits until the next write, whose send fails with EPIPE (Linux: an RST in
+ * CLOSE_WAIT). Reads before that still see the EOF. */
 static int one_line_handler(weir_reader *r, weir_writer *w, void *arg) {
     (void)arg;
     weir_bytes line;
@@ -899,8 +902,8 @@ static int one_line_handler(weir_reader *r, weir_writer *w, void *arg) {
 }
 
 typedef struct late {
-    int first_rc, second_rc;
-    weir_bytes first;
+    int first_rc, second_rc, third_write_rc, drain_rc, third_rc;
+    size_t second_len;
     char firstbuf[16];
 } late;
 
@@ -915,8 +918,12 @@ static int late_writer(void *arg) {
     if (l->first_rc == 0) memcpy(l->firstbuf, b.data, b.len < 16 ? b.len : 16);
     weir_sleep(10 * MS); /* the server has closed by now */
     weir_write(w, "b\n", 2);
-    weir_sleep(10 * MS);
+    weir_sleep(10 * MS); /* the RST has come back */
     l->second_rc = weir_read(r, 100, &b);
+    l->second_len = b.len;
+    l->third_write_rc = weir_write(w, "c\n", 2);
+    l->drain_rc = weir_drain(w);
+    l->third_rc = weir_read(r, 100, &b);
     weir_writer_free(w);
     return 0;
 }
@@ -932,8 +939,13 @@ static void test_rst_after_close(void) {
     is_int(run(s), 0, "run");
     is_int(lt.first_rc, 0, "the answer arrived");
     ok(memcmp(lt.firstbuf, "a\n", 2) == 0, "echoed");
-    is_int(lt.second_rc, WEIR_ECONNRESET, "writing to a closed socket draws an RST");
+    is_int(lt.second_rc, 0, "the RST waits: a read still sees the EOF");
+    is_int(lt.second_len, 0, "(empty)");
+    is_int(lt.third_write_rc, 0, "the next write succeeds, as asyncio's does");
+    is_int(lt.drain_rc, WEIR_ECONNLOST, "drain fails");
+    is_int(lt.third_rc, WEIR_EPIPE, "its send noticed the RST: EPIPE");
     ok(trace_has(s, "receiver closed"), "the late bytes were dropped");
+    ok(trace_has(s, "s->c reset"), "the RST was traced when noticed");
     weir_server_free(srv);
     weir_sim_free(s);
 }
@@ -1055,20 +1067,24 @@ static void test_reset_before_accept(void) {
     weir_sim_free(s);
 }
 
-/* write_eof then abort at once: the peer reads EOF first, then the reset. */
+/* write_eof then abort at once: the peer reads the EOF, which stops its reading, so the RST
+ * waits for its next write; reads until then see the EOF again. */
 typedef struct fin_rst {
-    int first_rc, second_rc;
-    size_t first_len;
+    int first_rc, second_rc, write_rc, drain_rc, third_rc;
+    size_t first_len, second_len;
 } fin_rst;
 
 static int fin_then_rst_reader(weir_reader *r, weir_writer *w, void *arg) {
-    (void)w;
     fin_rst *x = arg;
     weir_bytes b;
     x->first_rc = weir_read(r, 10, &b);
     x->first_len = b.len;
     weir_sleep(1 * MS); /* the RST comes a tick after the FIN */
     x->second_rc = weir_read(r, 10, &b);
+    x->second_len = b.len;
+    x->write_rc = weir_write(w, "late", 4);
+    x->drain_rc = weir_drain(w);
+    x->third_rc = weir_read(r, 10, &b);
     return 0;
 }
 
@@ -1088,30 +1104,48 @@ static int fin_then_rst_client(void *arg) {
 static void test_fin_then_rst(void) {
     weir_sim *s = sim_new(1);
     two_hosts(s);
-    fin_rst x = {1, 1, 99};
+    fin_rst x = {1, 1, 1, 1, 1, 99, 99};
     weir_server *srv = serve(s, "srv", 80, fin_then_rst_reader, &x, 0);
     spawn_on(s, "cli", fin_then_rst_client, NULL);
     is_int(run(s), 0, "run");
     is_int(x.first_rc, 0, "the first read sees EOF");
     is_int(x.first_len, 0, "(empty)");
-    is_int(x.second_rc, WEIR_ECONNRESET, "the next one the reset");
+    is_int(x.second_rc, 0, "the next one the EOF again: nothing watched for the RST");
+    is_int(x.second_len, 0, "(empty)");
+    is_int(x.write_rc, 0, "a write succeeds");
+    is_int(x.drain_rc, WEIR_ECONNLOST, "its send noticed the RST: drain fails");
+    is_int(x.third_rc, WEIR_EPIPE, "and reads fail with EPIPE (after the FIN: CLOSE_WAIT)");
     weir_server_free(srv);
     weir_sim_free(s);
 }
 
-/* An RST passes a reader that paused, and throws away what it left waiting. */
+/* An RST that reaches a reader that paused with nothing queued to send waits, as in the
+ * kernel, since nothing polls the socket: once it reads again (resuming), it gets every
+ * byte that waited, then the reset. If it writes first, the send notices the RST and the
+ * bytes that waited are never read. And with bytes queued (polled for writing) the RST is
+ * noticed when it arrives. */
 typedef struct paused_rst {
-    int rc;
-    size_t buffered_before;
+    int mode; /* 0: read everything; 1: write first; 2: write a lot, then drain */
+    int rc, write_rc;
+    size_t buffered_before, total;
+    int64_t lost_at;
 } paused_rst;
 
 static int paused_reader(weir_reader *r, weir_writer *w, void *arg) {
-    (void)w;
     paused_rst *p = arg;
+    if (p->mode == 2) {
+        /* 1 MB through a 64-byte window: the queue stays long, and drain waits. */
+        static uint8_t big[1 << 20];
+        p->write_rc = weir_write(w, big, sizeof big);
+        p->rc = weir_drain(w);
+        p->lost_at = weir_now();
+        return 0;
+    }
     weir_sleep(100 * MS); /* 30 bytes buffered (paused above 20), 70 wait on the link */
     p->buffered_before = weir_reader_buffered(r);
+    if (p->mode == 1) p->write_rc = weir_write(w, "x", 1);
     weir_bytes b;
-    p->rc = weir_read(r, 10, &b);
+    while ((p->rc = weir_read(r, 10, &b)) == 0 && b.len > 0) p->total += b.len;
     return 0;
 }
 
@@ -1131,19 +1165,42 @@ static int flood_then_abort(void *arg) {
     return 0;
 }
 
-static void test_rst_passes_paused_reader(void) {
+static weir_sim *paused_run(paused_rst *p) {
     weir_sim *s = sim_new(1);
     two_hosts(s);
-    paused_rst p = {1, 0};
+    weir_sim_link l = {.window = 64};
+    weir_sim_set_link(s, "srv", "cli", &l);
     weir_server_opts so = {.limit = 10};
     weir_server *srv = NULL;
-    weir_start_server(weir_sim_loop(s), paused_reader, &p, "srv", 80, &so, &srv);
+    weir_start_server(weir_sim_loop(s), paused_reader, p, "srv", 80, &so, &srv);
     spawn_on(s, "cli", flood_then_abort, NULL);
     is_int(run(s), 0, "run");
-    is_int(p.buffered_before, 30, "the reader had paused with 30 bytes");
-    is_int(p.rc, WEIR_ECONNRESET, "the reset reached it anyway");
-    ok(trace_has(s, "drop 70 unread"), "the 70 bytes behind the pause were thrown away");
     weir_server_free(srv);
+    return s;
+}
+
+static void test_rst_waits_for_paused_reader(void) {
+    paused_rst p = {.mode = 0};
+    weir_sim *s = paused_run(&p);
+    is_int(p.buffered_before, 30, "the reader had paused with 30 bytes");
+    is_int(p.total, 100, "resuming, it read all 100 bytes, those that waited too");
+    is_int(p.rc, WEIR_ECONNRESET, "then the reset");
+    ok(!trace_has(s, "unread"), "nothing was thrown away");
+    weir_sim_free(s);
+
+    p = (paused_rst){.mode = 1};
+    s = paused_run(&p);
+    is_int(p.write_rc, 0, "a paused reader that writes: the write succeeds");
+    is_int(p.total, 30, "it still reads what its reader had buffered");
+    is_int(p.rc, WEIR_ECONNRESET, "then the reset its send noticed");
+    ok(trace_has(s, "drop 70 unread"), "the 70 bytes behind the pause were thrown away");
+    weir_sim_free(s);
+
+    p = (paused_rst){.mode = 2};
+    s = paused_run(&p);
+    is_int(p.write_rc, 0, "a paused reader with a long queue");
+    is_int(p.rc, WEIR_ECONNRESET, "is polled for writing: drain fails with the reset");
+    is_int(p.lost_at, 20 * MS, "as soon as it arrives");
     weir_sim_free(s);
 }
 
@@ -1380,7 +1437,7 @@ int main(void) {
     test_close_with_unread_bytes();
     test_reset_before_accept();
     test_fin_then_rst();
-    test_rst_passes_paused_reader();
+    test_rst_waits_for_paused_reader();
     test_unix();
     test_listen_and_hosts();
     test_listen_loopback();
