@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sock_util.h"
 #include "tap.h"
 #include "tls_util.h"
 #include "weir/poll.h"
@@ -35,47 +36,6 @@ static weir_tls_ctx *client_ctx(void) {
 }
 
 /* --- loops, tasks, processes -------------------------------------------------------- */
-
-static weir_loop *new_loop(void) {
-    weir_loop *loop = NULL;
-    if (weir_loop_new_poll(&loop) != 0) {
-        printf("Bail out! weir_loop_new_poll failed\n");
-        exit(1);
-    }
-    return loop;
-}
-
-typedef struct job {
-    weir_task_fn fn;
-    void *arg;
-    int rc;
-    bool done;
-} job;
-
-static int job_main(void *arg) {
-    job *j = arg;
-    j->rc = j->fn(j->arg);
-    j->done = true;
-    weir_loop_stop(weir_current_loop());
-    return 0;
-}
-
-/* Run fn(arg) in a task on loop, at most LIMIT. fn's result, or WEIR_ETIMEDOUT. */
-static int run_on(weir_loop *loop, weir_task_fn fn, void *arg) {
-    job j = {.fn = fn, .arg = arg};
-    weir_task *t;
-    weir_spawn(loop, job_main, &j, NULL, &t);
-    weir_task_detach(t);
-    int rc = weir_loop_run_until(loop, weir_loop_now(loop) + LIMIT);
-    if (rc) printf("# loop: %s\n", weir_errname(rc));
-    return j.done ? j.rc : WEIR_ETIMEDOUT;
-}
-
-static weir_task *spawn_task(weir_task_fn fn, void *arg) {
-    weir_task *t = NULL;
-    weir_spawn(weir_current_loop(), fn, arg, NULL, &t);
-    return t;
-}
 
 /* A port nobody listens on right now (bound, read, released). */
 static int free_port(void) {
@@ -299,7 +259,7 @@ static void test_errors(void) {
     weir_tls_ctx *ctx[2] = {client_ctx(), server_ctx()};
     is_int(weir_start_tls(NULL, ctx[0], "x", 0, 0), WEIR_EINVAL, "start_tls without a writer");
     weir_loop *loop = new_loop();
-    is_int(run_on(loop, in_task_errors, ctx), 0, "argument checks in a task");
+    is_int(run_on(loop, in_task_errors, ctx, LIMIT), 0, "argument checks in a task");
     weir_reader *r[2];
     weir_writer *w[2];
     weir_stream_pair(loop, NULL, r, w);
@@ -386,7 +346,7 @@ out:
 static void test_loopback(void) {
     loopback l = {.sctx = server_ctx(), .cctx = client_ctx(), .sock_fd = -1};
     weir_loop *loop = new_loop();
-    is_int(run_on(loop, loopback_body, &l), 0, "loopback: weir client and server, 4 MiB");
+    is_int(run_on(loop, loopback_body, &l, LIMIT), 0, "loopback: weir client and server, 4 MiB");
     weir_loop_free(loop);
     ok(strcmp(l.version, "TLSv1.3") == 0, "loopback: %s", l.version);
     ok(strcmp(l.peer, "CN=localhost") == 0, "loopback: peer_certificate %s", l.peer);
@@ -423,7 +383,7 @@ static int adopted_server(void *arg) {
 
 static int adopted_body(void *arg) {
     adopted *a = arg;
-    weir_task *t = spawn_task(adopted_server, a);
+    weir_task *t = spawn(adopted_server, a);
     weir_reader *r;
     weir_writer *w;
     weir_open_opts nohost = {.tls = a->cctx};
@@ -446,7 +406,7 @@ static void test_adopted(void) {
     adopted a = {.sctx = server_ctx(), .cctx = client_ctx()};
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, a.fds) != 0) abort();
     weir_loop *loop = new_loop();
-    is_int(run_on(loop, adopted_body, &a), 0, "adopted: run");
+    is_int(run_on(loop, adopted_body, &a, LIMIT), 0, "adopted: run");
     weir_loop_free(loop);
     is_int(a.nohost_rc, WEIR_EINVAL, "adopted: TLS on an fd needs a server_hostname");
     is_int(a.cli_rc, 0, "adopted: handshake on an adopted socketpair end");
@@ -536,7 +496,7 @@ static int s_server_go(interop *t, const char *const *extra) {
     pid_t pid = spawn_openssl(argv, log, &t->stdio_fd);
     if (pid <= 0) return WEIR_EINVAL;
     weir_loop *loop = new_loop();
-    int rc = run_on(loop, s_server_body, t);
+    int rc = run_on(loop, s_server_body, t, LIMIT);
     weir_loop_free(loop);
     reap(pid);
     if (rc && !t->refused) show_log(log);
@@ -711,7 +671,7 @@ static bool s_client_go(const char *label, weir_tls_ctx *sctx, const char *versi
     t->srv = srv;
     pid_t pid = spawn_openssl(argv, log, &t->stdio_fd);
     ok(pid > 0, "%s %s: started", label, version);
-    rc = run_on(loop, s_client_body, t);
+    rc = run_on(loop, s_client_body, t, LIMIT);
     reap(pid);
     if (rc && e->calls) show_log(log);
     weir_server_free(srv);
@@ -880,7 +840,7 @@ static void test_mtls_loopback(void) {
     weir_server_opts sv = {.tls = sctx};
     is_int(weir_start_server(loop, echo_handler, &e, "127.0.0.1", 0, &sv, &m.srv), 0,
            "mtls loopback: the server listens");
-    is_int(run_on(loop, mtls_body, &m), 0, "mtls loopback: run");
+    is_int(run_on(loop, mtls_body, &m, LIMIT), 0, "mtls loopback: run");
     is_int(m.rc, 0, "mtls loopback: handshake");
     ok(strcmp(m.line, "mutual\n") == 0, "mtls loopback: echo (%s)", shown(m.line));
     ok(e.peer_rc == 0 && strcmp(e.peer, "CN=weir client") == 0,
@@ -932,7 +892,7 @@ static int stall_body(void *arg) {
 static void test_stall(void) {
     stall t = {.ctx = client_ctx()};
     weir_loop *loop = new_loop();
-    is_int(run_on(loop, stall_body, &t), 0, "stall: run");
+    is_int(run_on(loop, stall_body, &t, LIMIT), 0, "stall: run");
     weir_loop_free(loop);
     is_int(t.rc, WEIR_ETIMEDOUT, "stall: a server that never answers the ClientHello");
     ok(t.took >= 300 * MS && t.took < 2 * WEIR_SEC, "stall: after the 300 ms timeout (%lld ms)",
