@@ -199,6 +199,7 @@ static int listen_name_body(void *arg) {
 static void test_listen_name(void) {
     is_int(run_fake(listen_name_body, NULL), 0,
            "start_server on a slow name from a task: listens on its address");
+    ok(threads_gone(), "its resolver thread exits with the loop");
     /* Outside a task there is nobody to block: the lookup runs on the calling thread. */
     weir_loop *loop = fake_loop();
     reset_counts();
