@@ -96,8 +96,9 @@ typedef struct weir__resolver weir__resolver;
 weir__resolver **weir__poll_resolver_slot(weir__poll *p);
 void weir__resolver_free(weir__resolver *rs);
 
-/* For tests: what looks names up in the threads instead of getaddrinfo (NULL: getaddrinfo
- * again); address literals never reach it. Resolver threads alive in the process. */
+/* For tests: what looks names up instead of getaddrinfo, in the resolver threads (or on the
+ * calling thread outside a task); NULL: getaddrinfo again. Address literals never reach it.
+ * weir__resolver_threads: resolver threads alive in the whole process. */
 typedef int (*weir__gai_fn)(const char *host, const char *serv, const struct addrinfo *hints,
                             struct addrinfo **res);
 void weir__poll_set_resolver(weir_loop *loop, weir__gai_fn fn);
