@@ -25,7 +25,8 @@ SANLD := -fsanitize=address,undefined
 endif
 CFLAGS_ALL := -std=c11 $(WARN) $(OPT) -fPIC $(CPPFLAGS_WEIR) $(CFLAGS)
 LDFLAGS_ALL := $(SANLD) $(LDFLAGS)
-LDLIBS_ALL := $(LDLIBS) -lssl -lcrypto
+# -pthread for net/resolve.c's resolver threads (part of libc since glibc 2.34, not before).
+LDLIBS_ALL := $(LDLIBS) -lssl -lcrypto -pthread
 
 # The library: each folder is a layer (docs/architecture.md).
 LIB_DIRS := core runner sim net

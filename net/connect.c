@@ -1,10 +1,9 @@
 /* net/connect.c - connecting on the poll backend, and adopting a connected socket.
  *
- * TCP: the host is resolved with getaddrinfo, first with AI_NUMERICHOST (an address
- * literal never reaches DNS), then as a name. A name lookup BLOCKS the loop's thread for as
- * long as the resolver takes (docs/net.md). Each address is tried in the order getaddrinfo
- * returns them: a non-blocking socket, bound first to the local address when one is asked
- * for, a non-blocking connect, a wait (of the calling task only) until the socket is
+ * TCP: the host is resolved with weir__poll_resolve (resolve.c): an address literal at once,
+ * a name by a resolver thread while the calling task waits. Each address is tried in the
+ * order getaddrinfo returns them: a non-blocking socket, bound first to the local address when one
+ * is asked for, a non-blocking connect, a wait (of the calling task only) until the socket is
  * writable, and SO_ERROR for the outcome. The first that connects wins. A cancellation or
  * the task's deadline ends the whole attempt at once; any other failure moves on to the
  * next address, and the error returned at the end is the last one (an address family the
@@ -126,45 +125,6 @@ static int try_address(weir__poll *p, const struct addrinfo *ai, const struct ad
     return rc;
 }
 
-/* --- name resolution ----------------------------------------------------------------- */
-
-static int gai_code(int rc) {
-    switch (rc) {
-        case 0:
-            return WEIR_OK;
-        case EAI_MEMORY:
-            return WEIR_ENOMEM;
-        case EAI_SYSTEM:
-            return weir__errno_code(errno);
-        case EAI_FAMILY:
-        case EAI_SERVICE:
-        case EAI_SOCKTYPE:
-        case EAI_BADFLAGS:
-            return WEIR_EINVAL;
-        default:
-            /* EAI_NONAME, EAI_AGAIN, EAI_FAIL, EAI_NODATA: the name does not resolve. */
-            return WEIR_ENOENT;
-    }
-}
-
-/* getaddrinfo for a stream socket: an address literal first, without touching DNS, then a
- * name (which may block). host NULL with AI_PASSIVE gives the wildcard addresses. */
-int weir__poll_resolve(const char *host, int port, int flags, struct addrinfo **res) {
-    char serv[16];
-    snprintf(serv, sizeof serv, "%d", port);
-    struct addrinfo hints = {0};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = flags | AI_NUMERICSERV | (host ? AI_NUMERICHOST : 0);
-    int rc = getaddrinfo(host, serv, &hints, res);
-    if (rc == EAI_NONAME && host) {
-        hints.ai_flags &= ~AI_NUMERICHOST;
-        rc = getaddrinfo(host, serv, &hints, res);
-    }
-    if (rc) *res = NULL;
-    return gai_code(rc);
-}
-
 /* --- the net ops --------------------------------------------------------------------- */
 
 static int connect_unix(weir__poll *p, const char *path, weir_transport **out) {
@@ -185,12 +145,12 @@ static int connect_unix(weir__poll *p, const char *path, weir_transport **out) {
 static int connect_tcp(weir__poll *p, const weir_endpoint *ep, const weir_open_opts *opts,
                        weir_transport **out) {
     struct addrinfo *remote = NULL, *local = NULL;
-    int rc = weir__poll_resolve(ep->host, ep->port, 0, &remote);
+    int rc = weir__poll_resolve(p, ep->host, ep->port, 0, &remote);
     if (rc) return rc;
     const char *lhost = opts && opts->local_host && *opts->local_host ? opts->local_host : NULL;
     int lport = opts ? opts->local_port : 0;
     if (lhost || lport > 0) {
-        rc = weir__poll_resolve(lhost, lport, AI_PASSIVE, &local);
+        rc = weir__poll_resolve(p, lhost, lport, AI_PASSIVE, &local);
         /* A local name that does not resolve is a bad argument, as in the simulator. */
         if (rc == WEIR_ENOENT) rc = WEIR_EINVAL;
         if (rc) {

@@ -206,14 +206,14 @@ static void add_addrs(laddr *a, size_t *n, const struct addrinfo *list) {
 }
 
 /* The addresses to listen on; no host: 0.0.0.0, then ::. */
-static int listen_addrs(const char *host, int port, laddr *a, size_t *n) {
+static int listen_addrs(weir__poll *p, const char *host, int port, laddr *a, size_t *n) {
     *n = 0;
     const char *wild[2] = {"0.0.0.0", "::"};
     const char *const *names = host && *host ? &host : wild;
     size_t nnames = host && *host ? 1 : 2;
     for (size_t i = 0; i < nnames; i++) {
         struct addrinfo *res = NULL;
-        int rc = weir__poll_resolve(names[i], port, AI_PASSIVE, &res);
+        int rc = weir__poll_resolve(p, names[i], port, AI_PASSIVE, &res);
         /* :: on a libc without IPv6 support: listen on IPv4 alone. */
         if (rc && i > 0) continue;
         if (rc) return rc;
@@ -246,7 +246,7 @@ static int open_tcp_once(listener *l, const laddr *addrs, size_t n, int port, bo
 static int open_tcp(listener *l, const weir_endpoint *ep, const weir_server_opts *opts) {
     laddr addrs[MAX_SOCKS];
     size_t n;
-    int rc = listen_addrs(ep->host, ep->port, addrs, &n);
+    int rc = listen_addrs(l->p, ep->host, ep->port, addrs, &n);
     if (rc) return rc;
     bool reuse_port = opts && opts->reuse_port;
     for (int attempt = 0; attempt < EPHEMERAL_TRIES; attempt++) {

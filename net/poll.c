@@ -31,6 +31,7 @@ struct weir__poll {
     uint8_t *recv_buf;
     int64_t accept_retry;
     uint64_t polls;
+    weir__resolver *resolver; /* name lookups (resolve.c), made on first need */
 };
 
 #define ACCEPT_RETRY (1 * WEIR_SEC)
@@ -170,6 +171,7 @@ static int poll_wait(void *impl, weir_loop *loop, int64_t deadline) {
 
 static void poll_free(void *impl) {
     weir__poll *p = impl;
+    weir__resolver_free(p->resolver); /* stops its watch, so before the table goes */
     /* Watches still registered belong to transports the caller did not free; forget them so
      * that nothing points at the freed table. */
     for (size_t i = 0; i < p->n; i++)
@@ -231,6 +233,8 @@ weir__poll *weir__poll_of(const weir_loop *loop) { return weir__loop_impl(loop, 
 weir_loop *weir__poll_loop(const weir__poll *p) { return p->loop; }
 
 uint8_t *weir__poll_recv_buf(weir__poll *p) { return p->recv_buf; }
+
+weir__resolver **weir__poll_resolver_slot(weir__poll *p) { return &p->resolver; }
 
 int64_t weir__poll_accept_retry(const weir__poll *p) { return p->accept_retry; }
 

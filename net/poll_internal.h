@@ -1,5 +1,5 @@
 /* net/poll_internal.h - what the files of net/ share: fd watches on the poll backend, the
- * socket transport, address text and errno mapping. Not installed. */
+ * socket transport, name resolution, address text and errno mapping. Not installed. */
 #ifndef WEIR_NET_POLL_INTERNAL_H
 #define WEIR_NET_POLL_INTERNAL_H
 
@@ -79,13 +79,32 @@ void weir__addr_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t
 /* fcntl: non-blocking and close-on-exec. 0 or a WEIR_E* code. */
 int weir__fd_nonblock_cloexec(int fd);
 
-/* --- the backend's network (connect.c, listen.c) -------------------------------------- */
+/* --- name resolution (resolve.c) ------------------------------------------------------ */
 
-/* getaddrinfo for a stream socket: an address literal first, without touching DNS, then a
- * name (which may block the thread). host NULL with AI_PASSIVE: the wildcard addresses.
- * 0 and *res (freeaddrinfo it), WEIR_ENOENT (does not resolve), WEIR_EINVAL, WEIR_ENOMEM. */
+/* getaddrinfo for a stream socket: an address literal first (AI_NUMERICHOST, on the calling
+ * thread: it never touches DNS), then a name, which a resolver thread looks up while the
+ * running task waits (cancellation and the deadline end the wait at once). Called outside a
+ * task of p's loop, a name is looked up on the calling thread. host NULL with AI_PASSIVE:
+ * the wildcard addresses. 0 and *res (freeaddrinfo it), WEIR_ENOENT (does not resolve),
+ * WEIR_EINVAL, WEIR_ENOMEM, WEIR_ECANCELED, WEIR_ETIMEDOUT. */
 struct addrinfo;
-int weir__poll_resolve(const char *host, int port, int flags, struct addrinfo **res);
+int weir__poll_resolve(weir__poll *p, const char *host, int port, int flags, struct addrinfo **res);
+
+/* The loop's resolver threads and their queue; made on first need, freed with the loop
+ * (without waiting for a lookup in progress: see resolve.c). */
+typedef struct weir__resolver weir__resolver;
+weir__resolver **weir__poll_resolver_slot(weir__poll *p);
+void weir__resolver_free(weir__resolver *rs);
+
+/* For tests: what looks names up instead of getaddrinfo, in the resolver threads (or on the
+ * calling thread outside a task); NULL: getaddrinfo again. Address literals never reach it.
+ * weir__resolver_threads: resolver threads alive in the whole process. */
+typedef int (*weir__gai_fn)(const char *host, const char *serv, const struct addrinfo *hints,
+                            struct addrinfo **res);
+void weir__poll_set_resolver(weir_loop *loop, weir__gai_fn fn);
+int weir__resolver_threads(void);
+
+/* --- the backend's network (connect.c, listen.c) -------------------------------------- */
 
 int weir__poll_connect(void *impl, weir_loop *loop, const weir_endpoint *ep,
                        const weir_open_opts *opts, weir_transport **out);

@@ -70,8 +70,10 @@ typedef struct weir_server_opts {
 typedef struct weir_server weir_server;
 
 /* start_server: listen and serve each connection with handler(r, w, arg) in a new task.
- * loop NULL = the running task's loop. Does not block. Errors: WEIR_EINVAL, WEIR_EADDRINUSE,
- * WEIR_ENOENT, WEIR_ENOTSUP, WEIR_ENOMEM. */
+ * loop NULL = the running task's loop. Does not block, except that on the poll backend a
+ * host name (not an address) is looked up by a resolver thread while the calling task waits
+ * (outside a task: on the calling thread). Errors: WEIR_EINVAL, WEIR_EADDRINUSE,
+ * WEIR_ENOENT, WEIR_ENOTSUP, WEIR_ENOMEM; WEIR_ECANCELED, WEIR_ETIMEDOUT during a lookup. */
 int weir_start_server(weir_loop *loop, weir_handler handler, void *arg, const char *host, int port,
                       const weir_server_opts *opts, weir_server **out);
 int weir_start_unix_server(weir_loop *loop, weir_handler handler, void *arg, const char *path,

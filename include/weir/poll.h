@@ -3,7 +3,8 @@
  * A loop on this backend runs the same code as a simulator loop: weir_open_connection,
  * weir_start_server, their Unix-socket twins and weir_open_connection_fd connect, listen and
  * adopt real sockets (TCP over IPv4 and IPv6, Unix stream sockets). Timers use
- * CLOCK_MONOTONIC. What blocks the loop's thread (name resolution) is listed in docs/net.md.
+ * CLOCK_MONOTONIC. Host names are looked up by resolver threads while the calling task
+ * waits, so nothing blocks the loop's thread (docs/net.md, "Name resolution").
  *
  * weir_loop_run on this backend returns only when no task is runnable, no timer is armed
  * and no socket is watched: a server that is serving or a connection that is open keeps it
