@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "core/loop_internal.h"
+#include "core/rng.h"
 
 int weir_loop_new(const weir_backend_ops *ops, void *impl, weir_loop **out) {
     if (!out) return WEIR_EINVAL;
@@ -336,11 +337,7 @@ void weir_loop_free(weir_loop *loop) {
 uint64_t weir_loop_random(weir_loop *loop) {
     if (loop && loop->ops->random) return loop->ops->random(loop->impl);
     static _Thread_local uint64_t outside;
-    uint64_t *state = loop ? &loop->rng : &outside;
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return weir__splitmix64(loop ? &loop->rng : &outside);
 }
 
 uint64_t weir_random(void) { return weir_loop_random(weir_current_loop()); }

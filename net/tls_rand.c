@@ -24,42 +24,21 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
+#include "core/rng.h"
 #include "net/tls_internal.h"
 
 static _Thread_local weir__tls_rng *active;
 
 /* --- the seeded stream ------------------------------------------------------------------ */
 
-static uint64_t splitmix(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t next(weir__tls_rng *g) {
-    uint64_t *s = g->s;
-    uint64_t r = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return r;
-}
-
 void weir__tls_rng_seed(weir__tls_rng *g, uint64_t seed) {
     /* splitmix64 never yields four zero words, the one state xoshiro cannot leave. */
-    for (int i = 0; i < 4; i++) g->s[i] = splitmix(&seed);
+    for (int i = 0; i < 4; i++) g->s[i] = weir__splitmix64(&seed);
 }
 
 static void fill(weir__tls_rng *g, unsigned char *out, size_t n) {
     while (n > 0) {
-        uint64_t v = next(g);
+        uint64_t v = weir__xoshiro_next(g->s);
         size_t k = n < sizeof v ? n : sizeof v;
         memcpy(out, &v, k);
         out += k;

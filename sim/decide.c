@@ -13,21 +13,14 @@
  * checks it with hand-computed inputs. Each draw is recorded in the trace. */
 #include <string.h>
 
+#include "core/rng.h"
 #include "sim/sim_internal.h"
-#include "sim/xoshiro.h"
 
 /* --- the seeded generator ---------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 void weir__sim_decide_init(weir_sim *s, const weir_sim_opts *o) {
     uint64_t x = o->seed;
-    for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) s->rng[i] = weir__splitmix64(&x);
     s->from_bytes = o->decisions != NULL;
     s->dec = o->decisions;
     s->dec_len = o->decisions_len;

@@ -5,8 +5,8 @@
 #include <stdarg.h>
 
 #include "core/internal.h"
+#include "core/rng.h"
 #include "sim/hash.h"
-#include "sim/xoshiro.h"
 #include "weir/sim.h"
 
 /* Kinds of trace record. The hash covers the kind, time, ids, values and bytes. */

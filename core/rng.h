@@ -1,12 +1,21 @@
-/* sim/xoshiro.h - the seeded generator's step and its uniform draw, inline.
+/* core/rng.h - the two small generators weir uses, inline.
  *
- * xoshiro256** (Blackman and Vigna). sim/decide.c owns the decision stream; the draws made
- * for every segment (jitter, segment sizes) take this step inline through
- * weir__sim_range_lit (sim_internal.h), so the header holds exactly the code both use. */
-#ifndef WEIR_SIM_XOSHIRO_H
-#define WEIR_SIM_XOSHIRO_H
+ * splitmix64 seeds (and is the loop's fallback generator, core/loop.c); xoshiro256**
+ * (Blackman and Vigna) is the simulator's decision stream (sim/decide.c, and inline through
+ * weir__sim_range_lit for the draws made for every segment) and the seeded source of
+ * OpenSSL's randomness on a simulated loop (net/tls_rand.c). Neither is cryptographic. */
+#ifndef WEIR_CORE_RNG_H
+#define WEIR_CORE_RNG_H
 
 #include <stdint.h>
+
+/* The next output of splitmix64 with state *x. */
+static inline uint64_t weir__splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
 
 static inline uint64_t weir__rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
