@@ -9,27 +9,7 @@
 
 #include "core/internal.h"
 #include "tap.h"
-
-static char order[8192];
-
-static void say(const char *word) {
-    size_t n = strlen(order);
-    snprintf(order + n, sizeof order - n, "%s%s", n ? " " : "", word);
-}
-
-static void reset_order(void) { order[0] = '\0'; }
-
-#define is_str(got, want, ...)                                                                     \
-    tap_is_mem((got), strlen(got), (want), strlen(want), __FILE__, __LINE__, __VA_ARGS__)
-
-static weir_loop *new_loop(void) {
-    weir_loop *loop = NULL;
-    if (weir_loop_new_virtual(&loop) != 0 || !loop) {
-        printf("Bail out! weir_loop_new_virtual failed\n");
-        exit(1);
-    }
-    return loop;
-}
+#include "virtual_util.h"
 
 static void say_cb(void *arg) { say(arg); }
 
